@@ -1,0 +1,547 @@
+// Package fingerprint identifies what listens behind an open port: the
+// protocol, product, version, OS hints and every technology on it, each with
+// a confidence and the evidence behind it.
+//
+// The engine works in layers. Layer 1 reads the passive banner while the
+// modules the port number suggests already run on their own connections.
+// Layer 2 runs the protocol modules the banner or the silence calls for,
+// concurrently, and stops as soon as one confirms its protocol with high
+// confidence; TLS is detected on any port and the same layers re-run inside
+// it. Layer 3 runs the rules over the merged evidence and scores the
+// matches; layer 4 keeps every technology found.
+package fingerprint
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portrait-scanner/portrait/protocol"
+	"github.com/portrait-scanner/portrait/protocol/tlsprobe"
+	"github.com/portrait-scanner/portrait/protocol/wire"
+)
+
+// Config tunes the engine. The zero value of a field means its default.
+type Config struct {
+	// BannerWait is how long a silent port is given to speak first
+	// (default 700ms; raised for slow links from the measured connect time).
+	BannerWait time.Duration
+	// ProbeTimeout bounds one probe or module dialogue round (default 1s).
+	ProbeTimeout time.Duration
+	// MaxRead caps each response (default 64 KiB).
+	MaxRead int
+	// Parallel caps the probes run at once on one port (default 24).
+	Parallel int
+	// MaxProtocols stops probing a port once this many modules confirmed a
+	// protocol (default 3).
+	MaxProtocols int
+	// Intensity (0-9) selects the data probes tried on unknown services by
+	// rarity, as nmap's --version-intensity does (default 7).
+	Intensity int
+	// NoTLS disables TLS detection.
+	NoTLS bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.BannerWait <= 0 {
+		c.BannerWait = 700 * time.Millisecond
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = time.Second
+	}
+	if c.MaxRead <= 0 {
+		c.MaxRead = 64 << 10
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = 24
+	}
+	if c.MaxProtocols <= 0 {
+		c.MaxProtocols = 3
+	}
+	if c.Intensity == 0 {
+		c.Intensity = 7
+	}
+	return c
+}
+
+// Engine is safe for concurrent use by many ports at once.
+type Engine struct {
+	cfg     Config
+	modules []protocol.Module
+	catalog *Catalog
+	probes  []Probe
+	log     *slog.Logger
+	dialer  net.Dialer
+}
+
+// New builds an engine from its parts. Registries are explicit: the caller
+// passes the modules (protocol/all.Modules()) and the catalog.
+func New(cfg Config, modules []protocol.Module, catalog *Catalog, probes []Probe, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg.withDefaults(), modules: modules, catalog: catalog, probes: probes, log: log}
+}
+
+// Catalog returns the engine's rules.
+func (e *Engine) Catalog() *Catalog { return e.catalog }
+
+// Target is one open TCP port to identify.
+type Target struct {
+	Addr     netip.Addr
+	Hostname string // name the user gave, for SNI and Host headers
+	Port     int
+}
+
+// evidence gathers what all layers found on one port. It is shared by the
+// goroutines of one Identify call.
+type evidence struct {
+	mu        sync.Mutex
+	fields    map[string]string
+	exchanges []Exchange
+	results   []modResult
+	ran       map[string]bool
+}
+
+type modResult struct {
+	module     string
+	service    string
+	confidence int
+	tls        bool
+}
+
+func (ev *evidence) add(name string, tlsMode bool, r *protocol.Result) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if r == nil {
+		return
+	}
+	for k, v := range r.Fields {
+		if _, ok := ev.fields[k]; !ok || tlsMode {
+			ev.fields[k] = v
+		}
+	}
+	for _, x := range r.Exchanges {
+		ev.exchanges = append(ev.exchanges, Exchange{Probe: x.Probe, TLS: tlsMode, Request: x.Request, Response: x.Response})
+	}
+	if r.Service != "" {
+		ev.results = append(ev.results, modResult{module: name, service: r.Service, confidence: r.Confidence, tls: tlsMode})
+	}
+}
+
+func (ev *evidence) set(k, v string) {
+	ev.mu.Lock()
+	ev.fields[k] = v
+	ev.mu.Unlock()
+}
+
+func (ev *evidence) confirmed(min int) int {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	n := 0
+	for _, r := range ev.results {
+		if r.confidence >= min {
+			n++
+		}
+	}
+	return n
+}
+
+func (ev *evidence) markRan(name string, tlsMode bool) bool {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	k := name
+	if tlsMode {
+		k = "tls:" + name
+	}
+	if ev.ran[k] {
+		return false
+	}
+	ev.ran[k] = true
+	return true
+}
+
+// Identify fingerprints one open TCP port. It always returns a record; an
+// unreachable or silent port yields a record with what could be said.
+func (e *Engine) Identify(ctx context.Context, t Target) *Service {
+	start := time.Now()
+	ev := &evidence{fields: map[string]string{}, ran: map[string]bool{}}
+	isTLS := e.layer(ctx, t, false, ev)
+	if isTLS {
+		e.layer(ctx, t, true, ev)
+	}
+	e.followUps(ctx, t, isTLS, ev)
+	svc := e.decide(t, isTLS, ev)
+	svc.DurationMS = time.Since(start).Milliseconds()
+	return svc
+}
+
+func (e *Engine) dial(ctx context.Context, t Target, tlsMode bool, ev *evidence) (net.Conn, error) {
+	addr := net.JoinHostPort(t.Addr.String(), strconv.Itoa(t.Port))
+	dctx, cancel := context.WithTimeout(ctx, 2*e.cfg.ProbeTimeout)
+	defer cancel()
+	c, err := e.dialer.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if !tlsMode {
+		return c, nil
+	}
+	tc, fields, err := tlsprobe.Handshake(dctx, c, t.Hostname, e.cfg.ProbeTimeout)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if ev != nil {
+		ev.mu.Lock()
+		for k, v := range fields {
+			if _, ok := ev.fields[k]; !ok {
+				ev.fields[k] = v
+			}
+		}
+		ev.mu.Unlock()
+	}
+	return tc, nil
+}
+
+func (e *Engine) env(t Target, tlsMode bool) protocol.Env {
+	env := protocol.Env{
+		Host: t.Addr.String(), Hostname: t.Hostname, Port: t.Port, TLS: tlsMode,
+		Timeout: e.cfg.ProbeTimeout, MaxRead: e.cfg.MaxRead,
+		Dial: func(ctx context.Context) (net.Conn, error) { return e.dial(ctx, t, tlsMode, nil) },
+	}
+	if !tlsMode {
+		env.StartTLS = func(ctx context.Context, conn net.Conn) (*tls.Conn, map[string]string, error) {
+			return tlsprobe.Handshake(ctx, conn, t.Hostname, e.cfg.ProbeTimeout)
+		}
+	}
+	return env
+}
+
+func onPort(ports []int, p int) bool {
+	for _, x := range ports {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// layer runs layers 1 and 2 in plaintext or inside TLS. In plaintext it
+// reports whether the port turned out to speak TLS.
+func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence) (isTLS bool) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.cfg.Parallel)
+	var tlsOK bool
+	var tlsMu sync.Mutex
+	strong := make(chan struct{}, 64)
+
+	runModule := func(m protocol.Module, conn net.Conn, banner []byte) {
+		defer wg.Done()
+		name := m.Info().Name
+		if conn == nil {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if lctx.Err() != nil {
+				return
+			}
+			c, err := e.dial(lctx, t, tlsMode, ev)
+			if err != nil {
+				return
+			}
+			conn = c
+		}
+		defer conn.Close()
+		mctx, mcancel := context.WithTimeout(lctx, 3*e.cfg.ProbeTimeout)
+		defer mcancel()
+		res, err := runSafe(mctx, m, conn, banner, e.env(t, tlsMode))
+		if err != nil && !errors.Is(err, protocol.ErrNotThisProtocol) {
+			e.log.Debug("module failed", "module", name, "port", t.Port, "tls", tlsMode, "err", err)
+		}
+		ev.add(name, tlsMode, res)
+		if res != nil && res.Service != "" && res.Confidence >= 90 {
+			select {
+			case strong <- struct{}{}:
+			default:
+			}
+		}
+	}
+	start := func(m protocol.Module, conn net.Conn, banner []byte) {
+		if !ev.markRan(m.Info().Name, tlsMode) {
+			if conn != nil {
+				conn.Close()
+			}
+			return
+		}
+		wg.Add(1)
+		go runModule(m, conn, banner)
+	}
+
+	// Layer 1: the modules the port number calls for start at once, each on
+	// its own connection, while the first connection waits for a banner.
+	for _, m := range e.modules {
+		inf := m.Info()
+		if inf.ServerFirst || (inf.Transport != "" && inf.Transport != "tcp") {
+			continue
+		}
+		if onPort(inf.Ports, t.Port) || (tlsMode && onPort(inf.TLSPorts, t.Port)) {
+			start(m, nil, nil)
+		}
+	}
+	tryTLS := func() {
+		if tlsMode || e.cfg.NoTLS || !ev.markRan("tls-detect", false) {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := e.dial(lctx, t, true, ev)
+			if err == nil {
+				c.Close()
+				tlsMu.Lock()
+				tlsOK = true
+				tlsMu.Unlock()
+				select {
+				case strong <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	if !tlsMode && onTLSPort(e.modules, t.Port) {
+		tryTLS()
+	}
+
+	conn0, err := e.dial(lctx, t, tlsMode, ev)
+	var banner []byte
+	if err == nil {
+		banner = e.readBanner(lctx, conn0, strong, ev)
+	}
+	if len(banner) > 0 {
+		name := "NULL"
+		ev.mu.Lock()
+		if tlsMode {
+			ev.fields["tls.banner"] = Latin1(banner)
+			if _, ok := ev.fields["banner"]; !ok {
+				ev.fields["banner"] = Latin1(banner)
+			}
+		} else {
+			ev.fields["banner"] = Latin1(banner)
+		}
+		ev.exchanges = append(ev.exchanges, Exchange{Probe: name, TLS: tlsMode, Response: banner})
+		ev.mu.Unlock()
+		claimed := false
+		for _, m := range e.modules {
+			inf := m.Info()
+			if !inf.ServerFirst || !safeClaim(m, banner) {
+				continue
+			}
+			if !claimed {
+				claimed = true
+				start(m, conn0, banner)
+				conn0 = nil
+				continue
+			}
+			// Another module claims the same banner (FTP and SMTP both greet
+			// with 220): it gets its own connection and re-reads the banner.
+			m := m
+			if !ev.markRan(inf.Name, tlsMode) {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := e.dial(lctx, t, tlsMode, ev)
+				if err != nil {
+					return
+				}
+				b, _ := wire.ReadQuiet(lctx, c, e.cfg.ProbeTimeout, 150*time.Millisecond, e.cfg.MaxRead)
+				if len(b) == 0 {
+					c.Close()
+					return
+				}
+				wg.Add(1)
+				runModule(m, c, b)
+			}()
+		}
+		if !claimed {
+			// An unknown talker: ask the generic questions on fresh connections.
+			e.runProbes(lctx, t, tlsMode, ev, &wg, func(p *Probe) bool { return p.Rarity <= 3 })
+			for _, m := range e.modules {
+				if !m.Info().ServerFirst && (m.Info().Transport == "" || m.Info().Transport == "tcp") && m.Info().Priority >= 50 {
+					start(m, nil, nil)
+				}
+			}
+		}
+	} else if err == nil {
+		// Silent port: every client-first module and TLS, concurrently.
+		tryTLS()
+		mods := append([]protocol.Module(nil), e.modules...)
+		sort.SliceStable(mods, func(i, j int) bool { return mods[i].Info().Priority > mods[j].Info().Priority })
+		for _, m := range mods {
+			inf := m.Info()
+			if inf.ServerFirst || (inf.Transport != "" && inf.Transport != "tcp") {
+				continue
+			}
+			start(m, nil, nil)
+		}
+		e.runProbes(lctx, t, tlsMode, ev, &wg, func(p *Probe) bool { return p.Rarity <= 1 })
+	}
+	if conn0 != nil {
+		conn0.Close()
+	}
+	// Stop early once enough modules confirmed a protocol, or TLS was found
+	// (the TLS layer then does the work).
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for {
+		select {
+		case <-done:
+			tlsMu.Lock()
+			defer tlsMu.Unlock()
+			return tlsOK
+		case <-strong:
+			tlsMu.Lock()
+			found := tlsOK
+			tlsMu.Unlock()
+			if found || ev.confirmed(90) >= e.cfg.MaxProtocols || (ev.confirmed(95) >= 1 && len(banner) == 0) {
+				cancel()
+			}
+		case <-ctx.Done():
+			cancel()
+		}
+	}
+}
+
+func onTLSPort(mods []protocol.Module, port int) bool {
+	for _, m := range mods {
+		if onPort(m.Info().TLSPorts, port) {
+			return true
+		}
+	}
+	return false
+}
+
+// readBanner waits for the server to speak first. The wait ends early when a
+// port-prior module already confirmed its protocol (strong is re-signalled).
+func (e *Engine) readBanner(ctx context.Context, conn net.Conn, strong chan struct{}, ev *evidence) []byte {
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-strong:
+			if ev.confirmed(95) >= 1 {
+				_ = conn.SetReadDeadline(time.Now())
+			}
+			select {
+			case strong <- struct{}{}:
+			default:
+			}
+		case <-stop:
+		case <-bctx.Done():
+		}
+	}()
+	b, _ := wire.ReadQuiet(bctx, conn, e.cfg.BannerWait, 200*time.Millisecond, e.cfg.MaxRead)
+	return b
+}
+
+// runSafe turns a module panic into an error: one bad parser must not take
+// the scan down.
+func runSafe(ctx context.Context, m protocol.Module, conn net.Conn, banner []byte, env protocol.Env) (res *protocol.Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("module %s panicked: %v", m.Info().Name, r)
+		}
+	}()
+	return m.Run(ctx, conn, banner, env)
+}
+
+func safeClaim(m protocol.Module, banner []byte) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return m.Claim(banner)
+}
+
+// runProbes sends the data probes that pass the filter, each on its own
+// connection, and stores the answers as probe.<name> fields.
+func (e *Engine) runProbes(ctx context.Context, t Target, tlsMode bool, ev *evidence, wg *sync.WaitGroup, want func(*Probe) bool) {
+	for i := range e.probes {
+		p := &e.probes[i]
+		if p.Transport != "tcp" || !want(p) || !ev.markRan("probe:"+p.Name, tlsMode) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := e.dial(ctx, t, tlsMode, ev)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			host := t.Hostname
+			if host == "" {
+				host = t.Addr.String()
+			}
+			req := p.payload(host, t.Port)
+			if wire.Write(ctx, c, e.cfg.ProbeTimeout, req) != nil {
+				return
+			}
+			resp, _ := wire.ReadQuiet(ctx, c, p.wait, 300*time.Millisecond, e.cfg.MaxRead)
+			if len(resp) == 0 {
+				return
+			}
+			ev.mu.Lock()
+			ev.fields["probe."+p.Name] = Latin1(resp)
+			ev.exchanges = append(ev.exchanges, Exchange{Probe: p.Name, TLS: tlsMode, Request: req, Response: resp})
+			ev.mu.Unlock()
+		}()
+	}
+}
+
+// followUps runs the data probes that earlier findings call for (GET
+// /version once a Go HTTP server looks like etcd...).
+func (e *Engine) followUps(ctx context.Context, t Target, isTLS bool, ev *evidence) {
+	ev.mu.Lock()
+	fields := make(map[string]string, len(ev.fields))
+	for k, v := range ev.fields {
+		fields[k] = v
+	}
+	ev.mu.Unlock()
+	hits := map[string]bool{}
+	for _, m := range e.catalog.Match(fields) {
+		hits[m.Rule] = true
+		hits[strings.ToLower(m.Product)] = true
+	}
+	for _, r := range ev.results {
+		hits[r.service] = true
+	}
+	var wg sync.WaitGroup
+	e.runProbes(ctx, t, isTLS, ev, &wg, func(p *Probe) bool {
+		if len(p.After) > 0 {
+			for _, a := range p.After {
+				if hits[strings.ToLower(a)] {
+					return true
+				}
+			}
+			return false
+		}
+		return p.onPort(t.Port, isTLS) && len(ev.results) == 0
+	})
+	wg.Wait()
+}

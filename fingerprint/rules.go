@@ -1,0 +1,369 @@
+package fingerprint
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"regexp/syntax"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// RuleFile is the YAML document of a rule file (docs/rules.md).
+type RuleFile struct {
+	Fingerprints []Rule `yaml:"fingerprints"`
+}
+
+// Rule identifies one product from evidence. Any matching pattern identifies it.
+type Rule struct {
+	Name     string    `yaml:"name"`
+	Product  string    `yaml:"product"`
+	Vendor   string    `yaml:"vendor"`
+	Category string    `yaml:"category"`
+	Service  string    `yaml:"service"`
+	Role     string    `yaml:"role"`
+	CPE      string    `yaml:"cpe"`
+	Requires []string  `yaml:"requires"`
+	OS       string    `yaml:"os"`
+	Patterns []Pattern `yaml:"patterns"`
+	Examples []Example `yaml:"examples"`
+
+	source string // file the rule came from, for error messages
+}
+
+// Pattern is one way of recognising a rule's product.
+type Pattern struct {
+	Type         string `yaml:"type"`
+	Field        string `yaml:"field"`
+	Header       string `yaml:"header"`
+	Probe        string `yaml:"probe"`
+	Regex        string `yaml:"regex"`
+	VersionGroup int    `yaml:"version_group"`
+	Confidence   int    `yaml:"confidence"`
+	OS           string `yaml:"os"`
+	OSVersion    string `yaml:"os_version"`
+	Version      string `yaml:"version"`
+	Info         string `yaml:"info"`
+	Device       string `yaml:"device"`
+	CPE          string `yaml:"cpe"`
+	OSGroup      int    `yaml:"os_group"`
+	OSVersionGrp int    `yaml:"os_version_group"`
+}
+
+// Example is a rule's own test: evidence fields in, identification out.
+type Example struct {
+	Fields  map[string]string `yaml:"fields"`
+	Banner  string            `yaml:"banner"`
+	Product string            `yaml:"product"`
+	Version string            `yaml:"version"`
+	OS      string            `yaml:"os"`
+	Info    string            `yaml:"info"`
+}
+
+// ParseRules reads one rule file. Unknown keys are errors, so that a typo in a
+// custom rule does not silently produce a rule that never matches.
+func ParseRules(r io.Reader, source string) ([]Rule, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var f RuleFile
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	for i := range f.Fingerprints {
+		f.Fingerprints[i].source = source
+	}
+	return f.Fingerprints, nil
+}
+
+// compiledPattern is a pattern ready to run: its regex, the fields it reads
+// and a literal that must occur in the text for the regex to have a chance.
+type compiledPattern struct {
+	rule    *compiledRule
+	pat     Pattern
+	re      *regexp.Regexp
+	fields  []string
+	literal string // "" when no mandatory literal could be derived
+	fold    bool   // literal compared case-insensitively
+}
+
+type compiledRule struct {
+	Rule
+	patterns []*compiledPattern
+}
+
+// fieldsFor maps a pattern type onto the evidence fields it reads.
+func fieldsFor(p Pattern) ([]string, error) {
+	switch p.Type {
+	case "banner":
+		return []string{"banner"}, nil
+	case "ssh_banner":
+		return []string{"ssh.banner"}, nil
+	case "http_header":
+		if p.Header == "" {
+			return nil, errors.New("http_header pattern needs header:")
+		}
+		h := strings.ToLower(p.Header)
+		return []string{"http.header." + h, "http.404.header." + h}, nil
+	case "http_content":
+		return []string{"http.body", "http.title", "http.404.body"}, nil
+	case "tls_cert":
+		return []string{"tls.cert.subject", "tls.cert.issuer", "tls.cert.san"}, nil
+	case "field":
+		if p.Field == "" {
+			return nil, errors.New("field pattern needs field:")
+		}
+		return []string{p.Field}, nil
+	case "response":
+		if p.Probe == "" {
+			return nil, errors.New("response pattern needs probe:")
+		}
+		return []string{"probe." + p.Probe}, nil
+	}
+	return nil, fmt.Errorf("unknown pattern type %q (want banner, ssh_banner, http_header, http_content, tls_cert, field or response)", p.Type)
+}
+
+func compileRule(r Rule) (*compiledRule, error) {
+	if r.Name == "" {
+		return nil, errors.New("rule without name")
+	}
+	if r.Product == "" {
+		return nil, fmt.Errorf("rule %q: no product", r.Name)
+	}
+	if len(r.Patterns) == 0 {
+		return nil, fmt.Errorf("rule %q: no patterns", r.Name)
+	}
+	cr := &compiledRule{Rule: r}
+	for i, p := range r.Patterns {
+		fields, err := fieldsFor(p)
+		if err != nil {
+			return nil, fmt.Errorf("rule %q pattern %d: %w", r.Name, i+1, err)
+		}
+		re, err := regexp.Compile(p.Regex)
+		if err != nil {
+			return nil, fmt.Errorf("rule %q pattern %d: bad regex: %w", r.Name, i+1, err)
+		}
+		if p.Confidence == 0 {
+			p.Confidence = 80
+		}
+		if p.Confidence < 0 || p.Confidence > 100 {
+			return nil, fmt.Errorf("rule %q pattern %d: confidence %d outside 0-100", r.Name, i+1, p.Confidence)
+		}
+		cp := &compiledPattern{rule: cr, pat: p, re: re, fields: fields}
+		cp.literal, cp.fold = requiredLiteral(p.Regex)
+		cr.patterns = append(cr.patterns, cp)
+	}
+	return cr, nil
+}
+
+// requiredLiteral finds the longest literal that every match of the regex
+// must contain: the cheap prefilter run before the regex itself.
+func requiredLiteral(expr string) (string, bool) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return "", false
+	}
+	re = re.Simplify()
+	best, fold := "", false
+	consider := func(r *syntax.Regexp) {
+		if r.Op == syntax.OpLiteral && len(string(r.Rune)) > len(best) {
+			best, fold = string(r.Rune), r.Flags&syntax.FoldCase != 0
+		}
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		consider(re)
+	case syntax.OpConcat:
+		for _, s := range re.Sub {
+			consider(s)
+		}
+	}
+	if len(best) < 3 {
+		return "", false
+	}
+	if fold {
+		best = strings.ToLower(best)
+	}
+	return best, fold
+}
+
+// Match is one rule's hit on the evidence.
+type Match struct {
+	Rule       string
+	Product    string
+	Version    string
+	Info       string
+	OS         string
+	OSVersion  string
+	Device     string
+	Hostname   string
+	Role       string
+	Category   string
+	Service    string
+	CPE        string
+	Confidence int
+	Source     string // pattern type that matched (banner, http_header...)
+	Field      string // evidence field that matched
+	Evidence   string // the matched text, trimmed
+}
+
+func (cp *compiledPattern) match(fields map[string]string) (Match, bool) {
+	for _, f := range cp.fields {
+		text, ok := fields[f]
+		if !ok || text == "" {
+			continue
+		}
+		if cp.literal != "" {
+			if cp.fold {
+				if !containsFold(text, cp.literal) {
+					continue
+				}
+			} else if !strings.Contains(text, cp.literal) {
+				continue
+			}
+		}
+		idx := cp.re.FindStringSubmatchIndex(text)
+		if idx == nil {
+			continue
+		}
+		return cp.build(text, idx, f), true
+	}
+	return Match{}, false
+}
+
+func containsFold(s, lowerLit string) bool {
+	if len(s) > 1<<16 {
+		s = s[:1<<16]
+	}
+	return strings.Contains(strings.ToLower(s), lowerLit)
+}
+
+func (cp *compiledPattern) build(text string, idx []int, field string) Match {
+	r, p := cp.rule, cp.pat
+	group := func(i int) string {
+		if i <= 0 || 2*i+1 >= len(idx) || idx[2*i] < 0 {
+			return ""
+		}
+		return strings.TrimSpace(text[idx[2*i]:idx[2*i+1]])
+	}
+	named := func(name string) string {
+		if i := cp.re.SubexpIndex(name); i > 0 {
+			return group(i)
+		}
+		return ""
+	}
+	expand := func(tmpl string) string {
+		if !strings.Contains(tmpl, "{") {
+			return tmpl
+		}
+		var b strings.Builder
+		for i := 0; i < len(tmpl); i++ {
+			if tmpl[i] == '{' {
+				if j := strings.IndexByte(tmpl[i:], '}'); j > 0 {
+					key := tmpl[i+1 : i+j]
+					if n, err := strconv.Atoi(key); err == nil {
+						b.WriteString(group(n))
+					} else if key == "version" && cp.re.SubexpIndex("version") <= 0 {
+						b.WriteString(group(p.VersionGroup))
+					} else {
+						b.WriteString(named(key))
+					}
+					i += j
+					continue
+				}
+			}
+			b.WriteByte(tmpl[i])
+		}
+		return strings.TrimSpace(b.String())
+	}
+	m := Match{
+		Rule: r.Name, Product: r.Product, Role: r.Role, Category: r.Category, Service: r.Service,
+		Confidence: p.Confidence, Source: p.Type, Field: field,
+	}
+	if m.Role == "" {
+		m.Role = "server"
+	}
+	switch {
+	case p.Version != "":
+		m.Version = expand(p.Version)
+	case named("version") != "":
+		m.Version = named("version")
+	case p.VersionGroup > 0:
+		m.Version = group(p.VersionGroup)
+	}
+	m.Info = expand(p.Info)
+	if m.Info == "" {
+		m.Info = named("info")
+	}
+	m.OS = firstNonEmpty(named("os"), group(p.OSGroup), expand(p.OS), r.OS)
+	m.OSVersion = firstNonEmpty(named("os_version"), group(p.OSVersionGrp), expand(p.OSVersion))
+	m.Device = firstNonEmpty(named("device"), expand(p.Device))
+	m.Hostname = named("hostname")
+	cpe := p.CPE
+	if cpe == "" {
+		cpe = r.CPE
+	}
+	if cpe != "" {
+		v := m.Version
+		if v == "" {
+			v = "*"
+		}
+		m.CPE = strings.ReplaceAll(expand(strings.ReplaceAll(cpe, "{version}", cpeEscape(v))), " ", "_")
+	}
+	ev := text[idx[0]:idx[1]]
+	if len(ev) > 200 {
+		ev = ev[:200]
+	}
+	m.Evidence = strings.TrimSpace(printable(ev))
+	return m
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func cpeEscape(v string) string {
+	if v == "*" {
+		return v
+	}
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// printable makes evidence safe to show on a terminal.
+func printable(s string) string {
+	var b bytes.Buffer
+	for _, r := range s {
+		switch {
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,365 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/portrait-scanner/portrait/fingerprint"
+	"github.com/portrait-scanner/portrait/internal/config"
+	"github.com/portrait-scanner/portrait/netscan/portspec"
+	"github.com/portrait-scanner/portrait/protocol/all"
+	"github.com/portrait-scanner/portrait/report"
+	"github.com/portrait-scanner/portrait/scan"
+	"github.com/portrait-scanner/portrait/target"
+)
+
+type scanOpts struct {
+	inputFiles     []string
+	exclude        []string
+	excludeFiles   []string
+	maxCIDR        string
+	maxCIDR6       string
+	ports          string
+	topPorts       int
+	profile        string
+	scanMethod     string
+	concurrency    int
+	hostConc       int
+	rate           float64
+	timeout        time.Duration
+	retries        int
+	noFingerprint  bool
+	rules          []string
+	bannerWait     time.Duration
+	probeTimeout   time.Duration
+	maxProtocols   int
+	intensity      int
+	fpConcurrency  int
+	noTLS          bool
+	output         string
+	outputFile     string
+	reportClosed   bool
+	noProgress     bool
+	noDiscover     bool
+	onlyDiscover   bool
+	discoverProfile string
+}
+
+func newScanCmd(g *globals) *cobra.Command {
+	o := &scanOpts{}
+	cmd := &cobra.Command{
+		Use:   "scan [flags] TARGET...",
+		Short: "Scan targets: find open ports and fingerprint what listens on them",
+		Long: `Scan finds the open TCP ports of the targets and identifies every service on them.
+
+Targets: IPv4/IPv6 addresses, CIDR networks (10.0.0.0/24), ranges (10.0.0.1-10.0.0.50 or
+10.0.0.1-50), host names (every A and AAAA record), -iL FILE (one spec a line, # comments).
+Networks larger than /16 (IPv4) are refused unless --max-cidr raises the limit.
+
+Ports: -p 22,80,443 | -p 1-1024 | -p- (all) | --top-ports N | --profile quick (top 100),
+standard (top 1000, the default) or deep (all 65535).
+
+Host discovery (ICMP/ARP/TCP ping) and the SYN and UDP scans are not built in this version:
+every target is treated as up and scanned with TCP connect; a host that never answers is
+backed off and reported as down.`,
+		Example: `  portrait scan 127.0.0.1 -p 1-65535
+  portrait scan -iL targets.txt --top-ports 1000 --exclude 10.0.0.5 -o jsonl > out.jsonl
+  portrait scan example.internal 10.1.0.0/24 192.168.1.10-40 -p 22,80,443 --profile deep -v`,
+		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, g, o, args) },
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.inputFiles, "input-file", "i", nil, "read targets from FILE (-iL FILE; '-' for stdin)")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "exclude targets (same syntax as targets; repeatable, comma separated)")
+	f.StringArrayVar(&o.excludeFiles, "exclude-file", nil, "exclude the targets listed in FILE")
+	f.StringVar(&o.maxCIDR, "max-cidr", "", "largest IPv4 network one spec may cover, as a prefix length (default /16; 8 or /8 raises it)")
+	f.StringVar(&o.maxCIDR6, "max-cidr6", "", "largest IPv6 network one spec may cover (default /112)")
+	f.StringVarP(&o.ports, "ports", "p", "", "ports: 22,80,443 | 1-1024 | - (all)")
+	f.IntVar(&o.topPorts, "top-ports", 0, "scan the N most common TCP ports")
+	f.StringVar(&o.profile, "profile", "", "port profile: quick (top 100), standard (top 1000), deep (all)")
+	f.StringVar(&o.scanMethod, "scan", "connect", "scan method: connect (syn and udp are not built yet)")
+	f.IntVar(&o.concurrency, "concurrency", 0, "connections in flight at once (default 1000, capped by the open-file limit)")
+	f.IntVar(&o.hostConc, "host-concurrency", 0, "connections in flight per host (default 256)")
+	f.Float64Var(&o.rate, "rate", 0, "global limit of new connections per second (0 = unlimited)")
+	f.DurationVar(&o.timeout, "timeout", 0, "connect timeout (default 1.5s, adapted to measured RTTs)")
+	f.IntVar(&o.retries, "retries", -1, "retries of a port that did not answer (default 1)")
+	f.BoolVar(&o.noFingerprint, "no-fingerprint", false, "skip service fingerprinting: report port states only")
+	f.StringArrayVar(&o.rules, "rules", nil, "extra fingerprint rule file (YAML, docs/rules.md); repeatable")
+	f.DurationVar(&o.bannerWait, "banner-wait", 0, "how long a port is given to speak first (default 700ms)")
+	f.DurationVar(&o.probeTimeout, "probe-timeout", 0, "timeout of one fingerprint probe (default 1s)")
+	f.IntVar(&o.maxProtocols, "max-protocols", 0, "stop probing a port after this many protocols confirmed (default 3)")
+	f.IntVar(&o.intensity, "version-intensity", -1, "0-9: how many rare data probes unknown services get (default 7)")
+	f.IntVar(&o.fpConcurrency, "fingerprint-concurrency", 0, "ports fingerprinted at once (default 64)")
+	f.BoolVar(&o.noTLS, "no-tls", false, "do not try TLS on ports that are silent")
+	f.StringVarP(&o.output, "output", "o", "", "output format: table, json, jsonl, csv (default table)")
+	f.StringVar(&o.outputFile, "output-file", "", "write results to FILE instead of stdout")
+	f.BoolVar(&o.reportClosed, "report-closed", false, "also report closed and filtered ports")
+	f.BoolVar(&o.noProgress, "no-progress", false, "no progress line on a terminal")
+	f.BoolVar(&o.noDiscover, "no-discover", false, "skip host discovery (the only mode built: accepted for nmap -Pn habits)")
+	f.BoolVar(&o.onlyDiscover, "only-discover", false, "host discovery only (not built yet)")
+	f.StringVar(&o.discoverProfile, "discover-profile", "", "host discovery profile (not built yet)")
+	return cmd
+}
+
+// expandShortFlags turns nmap-style -iL and -p- into their long forms.
+func expandShortFlags(args []string) []string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		switch {
+		case a == "-iL":
+			out = append(out, "--input-file")
+		case strings.HasPrefix(a, "-iL") && len(a) > 3:
+			out = append(out, "--input-file="+a[3:])
+		case a == "-p-":
+			out = append(out, "--ports=-")
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
+	ctx := cmd.Context()
+	cfgPath, explicit := g.configPath, g.configPath != ""
+	if !explicit {
+		cfgPath = config.DefaultPath()
+	}
+	cf, err := config.Load(cfgPath, explicit)
+	if err != nil {
+		return usageError{err}
+	}
+	if o.onlyDiscover || o.discoverProfile != "" || (cf.Discovery.Profile != "" && cf.Discovery.Profile != "none") {
+		return usagef("host discovery is not built yet: targets are scanned directly (drop --only-discover/--discover-profile)")
+	}
+	switch strings.ToLower(o.scanMethod) {
+	case "connect", "":
+	case "syn", "udp":
+		return usagef("--scan %s is not built yet: only connect is available", o.scanMethod)
+	default:
+		return usagef("invalid --scan %q (want connect)", o.scanMethod)
+	}
+	format := firstStr(o.output, cf.Output.Format, "table")
+	verbose := g.verbose > 0 || cf.Output.Verbose
+
+	// Ports.
+	ports, err := choosePorts(o, cf)
+	if err != nil {
+		return usageError{err}
+	}
+
+	// Targets: parsed and checked before anything is scanned.
+	if len(args) == 0 && len(o.inputFiles) == 0 {
+		return usagef("no targets given (try: portrait scan 127.0.0.1)")
+	}
+	tcfg := target.Config{Specs: args, Files: o.inputFiles, Exclude: append(append([]string{}, cf.Scanner.Exclude...), o.exclude...), ExcludeFiles: o.excludeFiles}
+	if l := firstStr(o.maxCIDR, cf.Scanner.TargetExpansion.MaxCIDRSize); l != "" {
+		if tcfg.MaxPrefixV4, err = target.ParseLimit(l); err != nil {
+			return usageError{err}
+		}
+	}
+	if l := firstStr(o.maxCIDR6, cf.Scanner.TargetExpansion.MaxCIDRSizeV6); l != "" {
+		if tcfg.MaxPrefixV6, err = target.ParseLimit(l); err != nil {
+			return usageError{err}
+		}
+	}
+	var resolveErrs []scan.ErrorRecord
+	tcfg.OnResolveError = func(name string, err error) {
+		g.log.Warn("target did not resolve", "name", name, "err", err)
+		resolveErrs = append(resolveErrs, scan.ErrorRecord{Target: name, Error: err.Error()})
+	}
+	set, err := target.Load(ctx, tcfg)
+	if err != nil {
+		var fe *os.PathError
+		if errors.As(err, &fe) {
+			return err
+		}
+		return usageError{err}
+	}
+
+	// Fingerprint engine.
+	var engine *fingerprint.Engine
+	fpEnabled := !o.noFingerprint && (cf.Fingerprint.Enabled == nil || *cf.Fingerprint.Enabled)
+	if fpEnabled {
+		engine, err = buildEngine(g, o, cf)
+		if err != nil {
+			return err
+		}
+	}
+
+	// Output: to a file it goes through a temporary name and is renamed when
+	// complete, so an interrupted scan never leaves a half-written report
+	// where a finished one is expected (JSONL to stdout streams instead).
+	w := g.stdout
+	var tmp *os.File
+	if o.outputFile != "" {
+		tmp, err = os.CreateTemp(dirOf(o.outputFile), ".portrait-*.tmp")
+		if err != nil {
+			return fmt.Errorf("output file: %w", err)
+		}
+		defer os.Remove(tmp.Name())
+		w = tmp
+	}
+	sink, err := report.New(format, w, verbose)
+	if err != nil {
+		return usageError{err}
+	}
+
+	ps, err := connectScan(g, o, cf, set, ports)
+	if err != nil {
+		return err
+	}
+	scfg := scan.Config{
+		Meta:                   scan.Meta{Scanner: "portrait " + fingerprint.Version, Targets: append(append([]string{}, args...), prefixAll("-iL ", o.inputFiles)...), Ports: len(ports)},
+		PortScan:               ps,
+		Engine:                 engine,
+		FingerprintConcurrency: firstInt(o.fpConcurrency, cf.Fingerprint.Concurrency),
+		ReportClosed:           o.reportClosed,
+		Errors:                 resolveErrs,
+		Log:                    g.log,
+	}
+	if !o.noProgress && isTerminal(os.Stderr) {
+		total := set.Count() * uint64(len(ports))
+		scfg.Progress = func(p scan.Progress) {
+			fmt.Fprintf(g.stderr, "\r\033[K%d/%d ports, %d open, %d identified, %d in progress", p.PortsDone, total, p.Open, p.Fingerprints, p.Pending)
+		}
+	}
+	_, err = scan.Run(ctx, scfg, sink)
+	if scfg.Progress != nil {
+		fmt.Fprint(g.stderr, "\r\033[K")
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("scan interrupted: %w", ctx.Err())
+	}
+	if tmp != nil {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("output file: %w", err)
+		}
+		if err := tmp.Close(); err != nil {
+			return fmt.Errorf("output file: %w", err)
+		}
+		if err := os.Rename(tmp.Name(), o.outputFile); err != nil {
+			return fmt.Errorf("output file: %w", err)
+		}
+	}
+	return nil
+}
+
+func buildEngine(g *globals, o *scanOpts, cf *config.File) (*fingerprint.Engine, error) {
+	cat, err := fingerprint.Builtin()
+	if err != nil {
+		return nil, fmt.Errorf("builtin rules: %w", err)
+	}
+	for _, f := range append(append([]string{}, cf.Fingerprint.Rules...), o.rules...) {
+		if err := cat.LoadFile(f); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	probes, err := fingerprint.BuiltinProbes()
+	if err != nil {
+		return nil, err
+	}
+	intensity := 7
+	if cf.Fingerprint.Intensity != nil {
+		intensity = *cf.Fingerprint.Intensity
+	}
+	if o.intensity >= 0 {
+		intensity = o.intensity
+	}
+	if intensity < 0 || intensity > 9 {
+		return nil, usagef("invalid --version-intensity %d (want 0-9)", intensity)
+	}
+	fc := fingerprint.Config{
+		BannerWait:   firstDur(o.bannerWait, cf.Fingerprint.BannerWait.Get(0)),
+		ProbeTimeout: firstDur(o.probeTimeout, cf.Fingerprint.ProbeTimeout.Get(0)),
+		MaxProtocols: firstInt(o.maxProtocols, cf.Fingerprint.MaxProtocols),
+		Intensity:    intensity,
+		NoTLS:        o.noTLS || cf.Fingerprint.NoTLS,
+	}
+	if fc.Intensity == 0 {
+		fc.Intensity = -1 // explicit 0: no rare probes
+	}
+	return fingerprint.New(fc, all.Modules(), cat, probes, g.log), nil
+}
+
+func choosePorts(o *scanOpts, cf *config.File) ([]int, error) {
+	n := 0
+	for _, set := range []bool{o.ports != "", o.topPorts > 0, o.profile != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, errors.New("give only one of -p, --top-ports and --profile")
+	}
+	switch {
+	case o.ports != "":
+		return portspec.Parse(o.ports)
+	case o.topPorts > 0:
+		return portspec.Top(o.topPorts)
+	case o.profile != "":
+		return portspec.Profile(o.profile)
+	case cf.Scanner.Ports != "":
+		return portspec.Parse(cf.Scanner.Ports)
+	case cf.Scanner.TopPorts > 0:
+		return portspec.Top(cf.Scanner.TopPorts)
+	case cf.Scanner.Profile != "":
+		return portspec.Profile(cf.Scanner.Profile)
+	}
+	return portspec.Profile("standard")
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+func firstStr(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func firstInt(s ...int) int {
+	for _, x := range s {
+		if x > 0 {
+			return x
+		}
+	}
+	return 0
+}
+
+func firstDur(s ...time.Duration) time.Duration {
+	for _, x := range s {
+		if x > 0 {
+			return x
+		}
+	}
+	return 0
+}
+
+func prefixAll(p string, xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = p + x
+	}
+	return out
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+var _ = context.Background

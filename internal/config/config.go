@@ -1,0 +1,112 @@
+// Package config reads portrait's YAML configuration file. Sections mirror
+// the pipeline's stages; flags given on the command line override it. Unknown
+// keys are errors, so a misspelt setting never silently does nothing.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// File is the whole configuration.
+type File struct {
+	Scanner     Scanner     `yaml:"scanner"`
+	Fingerprint Fingerprint `yaml:"fingerprint"`
+	Discovery   Discovery   `yaml:"discovery"`
+	Output      Output      `yaml:"output"`
+}
+
+// Scanner configures target expansion and the port scan.
+type Scanner struct {
+	Ports           string          `yaml:"ports"`   // "22,80,443", "1-1024", "-"
+	Profile         string          `yaml:"profile"` // quick | standard | deep
+	TopPorts        int             `yaml:"top_ports"`
+	Concurrency     int             `yaml:"concurrency"`
+	HostConcurrency int             `yaml:"host_concurrency"`
+	Rate            float64         `yaml:"rate"`
+	Timeout         Duration        `yaml:"timeout"`
+	Retries         *int            `yaml:"retries"`
+	TargetExpansion TargetExpansion `yaml:"target_expansion"`
+	Exclude         []string        `yaml:"exclude"`
+}
+
+// TargetExpansion guards against accidentally huge scans.
+type TargetExpansion struct {
+	MaxCIDRSize     string `yaml:"max_cidr_size"`  // "/16"
+	MaxCIDRSizeV6   string `yaml:"max_cidr_size6"` // "/112"
+	ResolveHostname *bool  `yaml:"resolve_hostnames"`
+}
+
+// Fingerprint configures the engine.
+type Fingerprint struct {
+	Enabled      *bool    `yaml:"enabled"`
+	BannerWait   Duration `yaml:"banner_wait"`
+	ProbeTimeout Duration `yaml:"timeout"`
+	MaxProtocols int      `yaml:"max_protocols"`
+	Intensity    *int     `yaml:"intensity"`
+	Concurrency  int      `yaml:"probe_concurrency"` // ports fingerprinted at once
+	Rules        []string `yaml:"rules"`             // extra rule files
+	NoTLS        bool     `yaml:"no_tls"`
+}
+
+// Discovery is accepted so that a config written for the full pipeline
+// loads; only "none" is built in this version (hosts are treated as up).
+type Discovery struct {
+	Profile string `yaml:"profile"`
+}
+
+// Output configures reporting.
+type Output struct {
+	Format  string `yaml:"format"`
+	Verbose bool   `yaml:"verbose"`
+}
+
+// Duration is a time.Duration written as "1.5s".
+type Duration struct{ D int64 }
+
+// UnmarshalYAML parses Go duration strings.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	d.D = v
+	return nil
+}
+
+// DefaultPath is the config file read when --config is not given.
+func DefaultPath() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "portrait", "config.yaml")
+}
+
+// Load reads path. A missing default file is not an error (explicit=false);
+// a missing file the user named is.
+func Load(path string, explicit bool) (*File, error) {
+	var f File
+	if path == "" {
+		return &f, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, os.ErrNotExist) {
+			return &f, nil
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &f, nil
+}

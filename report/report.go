@@ -1,0 +1,31 @@
+// Package report renders the scan's record stream: JSONL (streamed as
+// records arrive), one JSON document, CSV and a terminal table.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/portrait-scanner/portrait/scan"
+)
+
+// Formats lists the output formats this build writes.
+var Formats = []string{"table", "json", "jsonl", "csv"}
+
+// New returns the sink for a format name.
+func New(format string, w io.Writer, verbose bool) (scan.Sink, error) {
+	switch strings.ToLower(format) {
+	case "table", "":
+		return NewTable(w, verbose), nil
+	case "jsonl":
+		return NewJSONL(w), nil
+	case "json":
+		return NewJSON(w), nil
+	case "csv":
+		return NewCSV(w), nil
+	case "xml", "nmap-xml", "html":
+		return nil, fmt.Errorf("output format %q is not built yet (available: %s)", format, strings.Join(Formats, ", "))
+	}
+	return nil, fmt.Errorf("unknown output format %q (available: %s)", format, strings.Join(Formats, ", "))
+}
