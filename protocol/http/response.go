@@ -154,6 +154,12 @@ func ReadResponse(ctx context.Context, conn net.Conn, timeout time.Duration, pre
 			return &Response{Raw: buf}, err
 		}
 	}
+	if headEnd(buf) < 0 {
+		// Head cut by the size cap, a timeout or a hang-up: keep what came,
+		// never wait for a body.
+		resp.Raw, resp.Truncated = buf, true
+		return resp, nil
+	}
 	body := buf[bodyStart:]
 	fr := framing(resp)
 	if !fr.complete(body) {
