@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxBodyField is how much of the body goes into the .body field.
@@ -97,21 +98,21 @@ func Fields(prefix string, r *Response) map[string]string {
 		ln := strings.ToLower(h.Name)
 		if !seen[ln] {
 			seen[ln] = true
-			set("header."+ln, r.Header(h.Name))
+			set("header."+ln, text(r.Header(h.Name)))
 		}
 	}
-	set("header_order", strings.Join(order, ","))
+	set("header_order", text(strings.Join(order, ",")))
 	body := r.Body
 	if len(body) > MaxBodyField {
-		set("body", string(body[:MaxBodyField]))
-	} else {
-		set("body", string(body))
+		body = body[:MaxBodyField]
 	}
-	set("title", Title(body))
-	set("generator", Generator(body))
+	set("body", latin1(body))
+	body = r.Body
+	set("title", text(Title(body)))
+	set("generator", text(Generator(body)))
 	cookies := CookieNames(r)
-	set("cookies", strings.Join(cookies, ","))
-	set("powered_by", r.Header("X-Powered-By"))
+	set("cookies", text(strings.Join(cookies, ",")))
+	set("powered_by", text(r.Header("X-Powered-By")))
 	set("markers", strings.Join(Markers(body, cookies), ","))
 	if TLSRequired(r) {
 		set("tls_required", "true")
@@ -246,4 +247,36 @@ func TLSRequired(r *Response) bool {
 		}
 	}
 	return false
+}
+
+// latin1 maps every byte to the rune of the same value: the body is bytes
+// of unknown charset, and the rules read fields as Latin-1 text, so a regex
+// byte escape (\xe9) matches the byte whatever the page's encoding.
+func latin1(b []byte) string {
+	ascii := true
+	for _, c := range b {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return string(b)
+	}
+	var sb strings.Builder
+	sb.Grow(len(b) + len(b)/4)
+	for _, c := range b {
+		sb.WriteRune(rune(c))
+	}
+	return sb.String()
+}
+
+// text keeps a short human-readable value (title, header) as is when it is
+// valid UTF-8 and falls back to Latin-1 otherwise, so fields are always
+// valid UTF-8.
+func text(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return latin1([]byte(s))
 }

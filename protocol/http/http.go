@@ -13,7 +13,12 @@
 //	<p>.header.<name>   every header, name lower-cased, repeated headers joined with ", "
 //	<p>.header_order    header names in wire order, original case, comma separated
 //	<p>.title           <title>, entity-decoded, whitespace collapsed
-//	<p>.body            first 16 KiB of the (de-chunked) body, raw bytes (read as Latin-1)
+//	<p>.body            first 16 KiB of the (de-chunked) body as Latin-1 text (each
+//	                    byte one rune), so rules can match any byte
+//
+// Headers, title, generator and cookie names are kept as UTF-8 when they are
+// valid UTF-8 and converted from Latin-1 otherwise.
+//
 //	<p>.generator       <meta name="generator"> content(s)
 //	<p>.cookies         names of the cookies set, comma separated
 //	<p>.powered_by      X-Powered-By value
