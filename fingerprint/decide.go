@@ -102,6 +102,9 @@ func (e *Engine) decide(t Target, isTLS bool, ev *evidence) *Service {
 	if svc.OS != "" && !hasProduct(svc.Stack, svc.OS) {
 		svc.Stack = append(svc.Stack, Tech{Product: svc.OS, Role: "os", Confidence: bestOS, Sources: []string{"os-hint"}})
 	}
+	if isTLS {
+		svc.Tunnel = "ssl"
+	}
 	if svc.Confidence > 100 {
 		svc.Confidence = 100
 	}

@@ -12,6 +12,7 @@ type Service struct {
 	State      string `json:"state"`
 	Service    string `json:"service,omitempty"` // nmap-style name; "" = unknown
 	TLS        bool   `json:"tls"`
+	Tunnel     string `json:"tunnel,omitempty"` // "ssl" when TLS, as nmap's XML says
 	Product    string `json:"product,omitempty"`
 	Version    string `json:"version,omitempty"`
 	Info       string `json:"extrainfo,omitempty"`

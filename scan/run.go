@@ -86,6 +86,18 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Meta, error) {
 	}
 	var prog Progress
 	var hosts, open atomic.Int64
+	// Services are held per host until the host's port scan and all its
+	// fingerprints are done, so that its ports can explain each other
+	// (fingerprint.Correlate). Memory is bounded by the hosts in flight.
+	groups := newHostGroups(func(svcs []*fingerprint.Service, h *HostRecord) {
+		fingerprint.Correlate(svcs)
+		for _, s := range svcs {
+			out <- s
+		}
+		if h != nil {
+			out <- *h
+		}
+	})
 	fpQueue := make(chan PortRecord, 4096)
 	var fpWG sync.WaitGroup
 	for i := 0; i < conc; i++ {
@@ -96,11 +108,12 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Meta, error) {
 				atomic.AddInt64(&prog.Pending, -1)
 				addr, err := netip.ParseAddr(p.Host)
 				if err != nil || ctx.Err() != nil {
+					groups.done(p.Host, nil)
 					continue
 				}
 				svc := cfg.Engine.Identify(ctx, fingerprint.Target{Addr: addr, Hostname: p.Hostname, Port: p.Port})
 				atomic.AddInt64(&prog.Fingerprints, 1)
-				out <- svc
+				groups.done(p.Host, svc)
 			}
 		}()
 	}
@@ -138,6 +151,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Meta, error) {
 		out <- p
 		if p.State == "open" && cfg.Engine != nil && p.Transport == "tcp" {
 			atomic.AddInt64(&prog.Pending, 1)
+			groups.add(p.Host)
 			fpQueue <- p
 		}
 	}
@@ -146,7 +160,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Meta, error) {
 		if h.State == "up" {
 			hosts.Add(1)
 		}
-		out <- h
+		groups.hostDone(h)
 	}
 	for _, e := range cfg.Errors {
 		e.Type = "error"
@@ -155,6 +169,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Meta, error) {
 	err := cfg.PortScan(ctx, onPort, onHost)
 	close(fpQueue)
 	fpWG.Wait()
+	groups.flush()
 	if progressStop != nil {
 		close(progressStop)
 	}

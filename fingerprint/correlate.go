@@ -1,0 +1,60 @@
+package fingerprint
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// inetdInternal are the trivial services a super-server (inetd, xinetd)
+// answers itself: they say nothing about their implementation on the wire.
+var inetdInternal = map[string]bool{"echo": true, "discard": true, "daytime": true, "time": true, "chargen": true}
+
+// Correlate lets the ports of one host explain each other: what one port
+// reveals (the super-server behind daytime, the Erlang nodes epmd
+// announces) names services that are mute about themselves. Inferred
+// products carry a lower confidence and say where the inference came from.
+func Correlate(svcs []*Service) {
+	var superServer *Service
+	nodes := map[int]string{} // port → Erlang node name, from epmd
+	for _, s := range svcs {
+		if inetdInternal[s.Service] && s.Product != "" && strings.Contains(strings.ToLower(s.Product), "inetd") {
+			superServer = s
+		}
+		if list := s.Evidence["epmd.nodes"]; list != "" {
+			for _, ent := range strings.Split(list, ",") {
+				name, port, ok := strings.Cut(strings.TrimSpace(ent), ":")
+				if p, err := strconv.Atoi(port); ok && err == nil {
+					nodes[p] = name
+				}
+			}
+		}
+	}
+	for _, s := range svcs {
+		if superServer != nil && s != superServer && s.Product == "" && inetdInternal[s.Service] {
+			s.Product, s.Version = superServer.Product, superServer.Version
+			s.Confidence = min(superServer.Confidence-20, 60)
+			s.Stack = append(s.Stack, Tech{Product: s.Product, Version: s.Version, Role: "server", Confidence: s.Confidence,
+				Sources: []string{"host"}, Evidence: fmt.Sprintf("%s on port %d of the same host is %s", superServer.Service, superServer.Port, superServer.Product)})
+		}
+		if name, ok := nodes[s.Port]; ok {
+			if s.Service == "" || s.Method == "table" {
+				s.Service, s.Method = "erlang-dist", "matched"
+			}
+			if s.Service == "erlang-dist" {
+				if s.Product == "" {
+					s.Product = "Erlang distribution"
+					s.Confidence = 70
+				}
+				if name == "rabbit" && !strings.Contains(s.Product, "RabbitMQ") {
+					s.Product += " (RabbitMQ node)"
+				}
+				if s.Info == "" {
+					s.Info = "node " + name
+				}
+				s.Stack = append(s.Stack, Tech{Product: s.Product, Role: "server", Confidence: s.Confidence, Sources: []string{"host"},
+					Evidence: fmt.Sprintf("epmd announces node %q at port %d", name, s.Port)})
+			}
+		}
+	}
+}
