@@ -17,7 +17,8 @@ import (
 	"time"
 )
 
-// enabled tells whether the integration tests should run at all.
+// enabled tells whether the integration tests should run at all. Tests read
+// the variable again (see needBinary) so that go test's result cache keys on it.
 var enabled = os.Getenv("PORTRAIT_INTEGRATION") == "1"
 
 // binary is the portrait executable built once by TestMain; buildErr is why it
@@ -80,13 +81,22 @@ func build(root, out string) error {
 
 // needBinary skips without PORTRAIT_INTEGRATION=1 and fails when the binary
 // could not be built.
+//
+// It also defeats go test's result cache, which would otherwise replay an old
+// pass although the scanner or the servers changed: the cache only tracks the
+// environment variables and files a test reads while it runs, so the variable
+// is read here (not only at init) and the freshly built binary, in a new
+// temporary directory every run, is stat'ed.
 func needBinary(t *testing.T) {
 	t.Helper()
-	if !enabled {
+	if os.Getenv("PORTRAIT_INTEGRATION") != "1" || !enabled {
 		t.Skip("set PORTRAIT_INTEGRATION=1 (bash .ci/run does) to run the integration tests")
 	}
 	if buildErr != nil {
 		t.Fatalf("cannot build portrait: %v", buildErr)
+	}
+	if _, err := os.Stat(binary); err != nil {
+		t.Fatalf("built binary: %v", err)
 	}
 }
 
