@@ -18,6 +18,8 @@
 //	tls.cert.san           subject alternative names, DNS names then IPs, comma separated
 //	tls.cert.not_before    validity start, RFC 3339 (UTC)
 //	tls.cert.not_after     validity end, RFC 3339 (UTC)
+//	tls.cert.validity_days whole days between not_before and not_after (3650 for
+//	                       Debian's make-ssl-cert snakeoil and many `openssl req -days 3650`)
 //	tls.cert.self_signed   "true" when issuer == subject and the signature verifies with the cert's own key
 //	tls.cert.key           public key kind and size: "RSA-2048", "ECDSA-P256", "Ed25519"
 //	tls.cert.sig_alg       signature algorithm ("SHA256-RSA")
@@ -189,6 +191,9 @@ func CertFields(c *x509.Certificate) map[string]string {
 		"tls.cert.self_signed": strconv.FormatBool(selfSigned(c)),
 		"tls.cert.key":         keyKind(c),
 		"tls.cert.sig_alg":     c.SignatureAlgorithm.String(),
+	}
+	if d := c.NotAfter.Sub(c.NotBefore); d > 0 {
+		f["tls.cert.validity_days"] = strconv.Itoa(int(d.Hours() / 24))
 	}
 	if c.Subject.CommonName != "" {
 		f["tls.cert.cn"] = c.Subject.CommonName

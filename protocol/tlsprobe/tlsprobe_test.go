@@ -165,16 +165,17 @@ func TestHandshakeLoopback(t *testing.T) {
 				t.Errorf("SNI %q, want %q", sni, tc.sni)
 			}
 			want := map[string]string{
-				"tls.version":          tc.version,
-				"tls.alpn":             "http/1.1",
-				"tls.cert.cn":          "portrait.test",
-				"tls.cert.subject":     "CN=portrait.test,O=Portrait",
-				"tls.cert.san":         "portrait.test,127.0.0.1",
-				"tls.cert.self_signed": "true",
-				"tls.cert.key":         "ECDSA-P256",
-				"tls.cert.not_before":  "2024-01-01T00:00:00Z",
-				"tls.cert.serial":      "1234",
-				"tls.cert.chain":       "1",
+				"tls.version":            tc.version,
+				"tls.alpn":               "http/1.1",
+				"tls.cert.cn":            "portrait.test",
+				"tls.cert.subject":       "CN=portrait.test,O=Portrait",
+				"tls.cert.san":           "portrait.test,127.0.0.1",
+				"tls.cert.self_signed":   "true",
+				"tls.cert.key":           "ECDSA-P256",
+				"tls.cert.not_before":    "2024-01-01T00:00:00Z",
+				"tls.cert.serial":        "1234",
+				"tls.cert.chain":         "1",
+				"tls.cert.validity_days": "3653",
 			}
 			for k, v := range want {
 				if f[k] != v {
