@@ -1,0 +1,348 @@
+// Package ftp identifies FTP servers from their greeting and from how they
+// answer a few harmless commands before login: many servers hide their name
+// in the banner (ProFTPD's ServerIdent, custom greetings) but still word
+// their SYST, FEAT, HELP and USER replies in their own way, which the rules
+// in fingerprint/rules/ftp.yaml match.
+//
+// Dialogue: greeting, SYST, FEAT, HELP, USER anonymous / PASS (the standard
+// anonymous-login test nmap's ftp-anon also makes), STAT when the login
+// succeeded, AUTH TLS when Env.StartTLS is set and the server offers it, QUIT.
+//
+// Fields (strings; replies keep their codes, lines joined by "\n"):
+//
+//	ftp.banner          the greeting reply ("220 (vsFTPd 3.0.3)")
+//	ftp.syst            reply to SYST ("215 UNIX Type: L8")
+//	ftp.feat            FEAT features, comma separated ("EPRT,EPSV,MDTM,PASV,REST STREAM,SIZE,TVFS")
+//	ftp.feat.reply      reply to FEAT when it is not a feature list ("500 'FEAT': command not understood")
+//	ftp.help            reply to HELP
+//	ftp.user            reply to USER anonymous ("331 Please specify the password.")
+//	ftp.pass            reply to PASS, when it came in time
+//	ftp.anonymous       "true" when anonymous login succeeded, else "false"
+//	ftp.stat            reply to STAT after a successful anonymous login
+//	ftp.auth_tls        "true" when FEAT offers AUTH TLS, "false" when FEAT lists features without it
+//	ftp.starttls        "true" after a successful AUTH TLS upgrade, "refused" when the server declined
+//	                    AUTH TLS, "failed" when the TLS handshake failed
+//	ftp.starttls.reply  reply to AUTH TLS
+//	tls.*               the TLS fields returned by Env.StartTLS after AUTH TLS
+package ftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/portrait-scanner/portrait/protocol"
+	"github.com/portrait-scanner/portrait/protocol/wire"
+)
+
+// anonPassword is the fixed password of the anonymous-login test, an address
+// in a reserved domain (RFC 2606).
+const anonPassword = "portrait@example.invalid"
+
+// passWait bounds the wait for the reply to PASS. Servers answer a good
+// anonymous login at once and delay a bad one (vsftpd 3 s, Pure-FTPd 5 s)
+// against password guessing, so a reply that has not come by then means
+// "refused" and waiting longer would only slow the scan.
+var passWait = 1500 * time.Millisecond
+
+type module struct{}
+
+// New returns the FTP module.
+func New() protocol.Module { return module{} }
+
+func (module) Info() protocol.Info {
+	return protocol.Info{
+		Name:        "ftp",
+		Service:     "ftp",
+		Ports:       []int{21, 2121, 3021, 8021},
+		TLSPorts:    []int{990},
+		ServerFirst: true,
+		Priority:    80,
+	}
+}
+
+// Claim accepts a greeting with an FTP opening code (220 ready, 120 ready
+// soon, 421 busy) unless it names a mail server; a bare "220 host ready" is
+// claimed by both this module and smtp, and Run tells them apart.
+func (module) Claim(banner []byte) bool {
+	if len(banner) < 4 || !digits3(banner) || (banner[3] != ' ' && banner[3] != '-' && banner[3] != '\r') {
+		return false
+	}
+	switch string(banner[:3]) {
+	case "220", "120", "421":
+	default:
+		return false
+	}
+	return !smtpBanner(firstLine(banner))
+}
+
+func firstLine(b []byte) []byte {
+	for i, c := range b {
+		if c == '\n' {
+			return b[:i]
+		}
+	}
+	return b
+}
+
+// session is one control connection: bounded reads of whole replies, with
+// bytes that arrived early kept for the next reply.
+type session struct {
+	ctx     context.Context
+	conn    net.Conn
+	env     protocol.Env
+	max     int
+	pending []byte
+	res     *protocol.Result
+}
+
+// read returns the next complete reply, waiting at most timeout.
+func (s *session) read(timeout time.Duration) (Reply, []byte, error) {
+	if end := ReplyEnd(s.pending); end >= 0 {
+		raw := s.pending[:end]
+		s.pending = s.pending[end:]
+		return ParseReply(raw), raw, nil
+	}
+	have := s.pending
+	if len(have) >= s.max {
+		return Reply{}, have, errors.New("reply larger than the read limit")
+	}
+	more, err := wire.ReadUntil(s.ctx, s.conn, timeout, s.max-len(have), func(b []byte) bool {
+		return ReplyEnd(append(have[:len(have):len(have)], b...)) >= 0
+	})
+	all := append(have[:len(have):len(have)], more...)
+	end := ReplyEnd(all)
+	if end < 0 {
+		s.pending = nil
+		if err == nil {
+			err = errors.New("incomplete reply")
+		}
+		return Reply{}, all, err
+	}
+	s.pending = all[end:]
+	return ParseReply(all[:end]), all[:end], nil
+}
+
+// cmd sends one command line and reads its reply, recording the exchange.
+func (s *session) cmd(probe, line string, timeout time.Duration) (Reply, error) {
+	req := []byte(line + "\r\n")
+	if err := wire.Write(s.ctx, s.conn, s.env.Timeout, req); err != nil {
+		return Reply{}, err
+	}
+	r, raw, err := s.read(timeout)
+	s.res.Record(probe, req, raw)
+	return r, err
+}
+
+func (s *session) quit() {
+	_ = wire.Write(s.ctx, s.conn, s.env.Timeout, []byte("QUIT\r\n"))
+}
+
+func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protocol.Env) (*protocol.Result, error) {
+	max := env.MaxRead
+	if max <= 0 {
+		max = wire.DefaultMax
+	}
+	res := &protocol.Result{}
+	s := &session{ctx: ctx, conn: conn, env: env, max: max, pending: append([]byte(nil), banner...), res: res}
+
+	// The greeting.
+	greet, raw, err := s.read(env.Timeout)
+	if greet.Code == 0 {
+		return nil, fmt.Errorf("ftp: greeting %q: %w", trunc(raw), notFTP(err))
+	}
+	res.Record("NULL", nil, raw)
+	res.Set("ftp.banner", greet.Text())
+	if smtpBanner([]byte(greet.Text())) {
+		return nil, fmt.Errorf("ftp: greeting names a mail server: %w", protocol.ErrNotThisProtocol)
+	}
+	if greet.Code == 120 {
+		// "Service ready in nnn minutes": the 220 follows.
+		if g2, raw2, err := s.read(env.Timeout); err == nil && g2.Code != 0 {
+			res.Record("NULL", nil, raw2)
+			res.Set("ftp.banner", greet.Text()+"\n"+g2.Text())
+			greet = g2
+		}
+	}
+	if greet.Code != 220 {
+		// Busy or refusing (421, 530): nothing more will be said.
+		if ftpWords.MatchString(greet.Text()) {
+			res.Service, res.Confidence = "ftp", 60
+		}
+		return res, nil
+	}
+	res.Service, res.Confidence = "ftp", 50
+	confirmed := false
+
+	// Pre-login commands.
+	syst, err := s.cmd("ftp-syst", "SYST", env.Timeout)
+	if err != nil {
+		return res, nil
+	}
+	if SMTPLike(syst) {
+		return nil, fmt.Errorf("ftp: SYST answered like SMTP (%q): %w", syst.Text(), protocol.ErrNotThisProtocol)
+	}
+	if syst.Code == 0 {
+		return nil, fmt.Errorf("ftp: SYST answered without a reply code: %w", protocol.ErrNotThisProtocol)
+	}
+	res.Set("ftp.syst", syst.Text())
+	confirmed = confirmed || syst.Code == 215 || loginRequired(syst)
+
+	feat, err := s.cmd("ftp-feat", "FEAT", env.Timeout)
+	if err != nil {
+		return finish(res, confirmed), nil
+	}
+	if SMTPLike(feat) {
+		return nil, fmt.Errorf("ftp: FEAT answered like SMTP: %w", protocol.ErrNotThisProtocol)
+	}
+	feats := Features(feat)
+	if feats != nil {
+		res.Set("ftp.feat", strings.Join(feats, ","))
+		res.Set("ftp.auth_tls", fmt.Sprint(hasAuthTLS(feats)))
+		confirmed = true
+	} else {
+		res.Set("ftp.feat.reply", feat.Text())
+	}
+
+	help, err := s.cmd("Help", "HELP", env.Timeout)
+	if err != nil {
+		return finish(res, confirmed), nil
+	}
+	if SMTPLike(help) {
+		return nil, fmt.Errorf("ftp: HELP answered like SMTP: %w", protocol.ErrNotThisProtocol)
+	}
+	res.Set("ftp.help", help.Text())
+
+	// Anonymous login.
+	loggedIn, answered := anonymous(s, res)
+	if loggedIn || answered {
+		confirmed = true
+	}
+	if loggedIn {
+		if st, err := s.cmd("ftp-stat", "STAT", env.Timeout); err == nil {
+			res.Set("ftp.stat", st.Text())
+		}
+	}
+
+	// AUTH TLS, on this connection while it is still before login, else on
+	// a fresh one.
+	if env.StartTLS != nil && !env.TLS && (feats == nil || hasAuthTLS(feats)) {
+		switch {
+		case !loggedIn && answered:
+			if authTLS(s, res) {
+				return finish(res, confirmed), nil
+			}
+		case env.Dial != nil:
+			authTLSFresh(s, res)
+		}
+	}
+	s.quit()
+	return finish(res, confirmed), nil
+}
+
+// anonymous makes the anonymous-login test. answered is false when the
+// server did not reply to PASS in time (the session state is then unknown).
+func anonymous(s *session, res *protocol.Result) (loggedIn, answered bool) {
+	user, err := s.cmd("ftp-user", "USER anonymous", s.env.Timeout)
+	if err != nil {
+		return false, false
+	}
+	res.Set("ftp.user", user.Text())
+	switch {
+	case user.Code == 230:
+		res.Set("ftp.anonymous", "true")
+		return true, true
+	case user.Code == 331 || user.Code == 332:
+	default:
+		res.Set("ftp.anonymous", "false")
+		return false, true
+	}
+	wait := passWait
+	if s.env.Timeout > 0 && s.env.Timeout < wait {
+		wait = s.env.Timeout
+	}
+	pass, err := s.cmd("ftp-pass", "PASS "+anonPassword, wait)
+	if err != nil {
+		res.Set("ftp.anonymous", "false")
+		return false, false
+	}
+	res.Set("ftp.pass", pass.Text())
+	ok := pass.Code == 230
+	res.Set("ftp.anonymous", fmt.Sprint(ok))
+	return ok, true
+}
+
+// authTLS sends AUTH TLS and upgrades the connection when the server agrees.
+// It reports whether the upgrade happened (QUIT was then sent inside TLS).
+func authTLS(s *session, res *protocol.Result) bool {
+	r, err := s.cmd("ftp-auth-tls", "AUTH TLS", s.env.Timeout)
+	if err != nil {
+		return false
+	}
+	res.Set("ftp.starttls.reply", r.Text())
+	if r.Code != 234 {
+		res.Set("ftp.starttls", "refused")
+		return false
+	}
+	tc, fields, err := s.env.StartTLS(s.ctx, s.conn)
+	if err != nil {
+		res.Set("ftp.starttls", "failed")
+		return true // the plaintext session is unusable now
+	}
+	for k, v := range fields {
+		res.Set(k, v)
+	}
+	res.Set("ftp.starttls", "true")
+	_ = wire.Write(s.ctx, tc, s.env.Timeout, []byte("QUIT\r\n"))
+	return true
+}
+
+// authTLSFresh makes the AUTH TLS test on a new connection, used when the
+// first one is logged in or in doubt.
+func authTLSFresh(s *session, res *protocol.Result) {
+	c, err := s.env.Dial(s.ctx)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	s2 := &session{ctx: s.ctx, conn: c, env: s.env, max: s.max, res: res}
+	if g, _, err := s2.read(s.env.Timeout); err != nil || g.Code != 220 {
+		return
+	}
+	if !authTLS(s2, res) {
+		s2.quit()
+	}
+}
+
+// loginRequired recognises the "log in first" answers FTP servers give to
+// commands before login (vsftpd "530 Please login with USER and PASS.").
+func loginRequired(r Reply) bool {
+	t := strings.ToLower(r.Text())
+	return r.Code == 530 && (strings.Contains(t, "login") || strings.Contains(t, "logged in") || strings.Contains(t, "user"))
+}
+
+func finish(res *protocol.Result, confirmed bool) *protocol.Result {
+	if confirmed {
+		res.Service, res.Confidence = "ftp", 95
+	} else {
+		res.Service, res.Confidence = "ftp", 70
+	}
+	return res
+}
+
+func notFTP(err error) error {
+	if err != nil {
+		return fmt.Errorf("%w (%w)", protocol.ErrNotThisProtocol, err)
+	}
+	return protocol.ErrNotThisProtocol
+}
+
+func trunc(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
+}
