@@ -71,4 +71,3 @@ func digits3(b []byte) bool {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
