@@ -20,7 +20,7 @@
 # Exit status 1 when a server is not listening at the end (the JSON still lists
 # it, with "listening": false, so the tests report it by name).
 #
-# Usage:  bash testenv/up.sh [--no-install]      (as root)
+# Usage:  bash testenv/up.sh [--no-install | --install-only]      (as root)
 # Outside the repo it writes only under /var/lib/portrait-testenv (configs, data).
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,9 +33,11 @@ export DEBIAN_FRONTEND=noninteractive
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
 DO_INSTALL=1
+DO_START=1
 for a in "$@"; do
   case "$a" in
     --no-install) DO_INSTALL=0 ;;
+    --install-only) DO_START=0 ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "up.sh: unknown argument $a" >&2; exit 2 ;;
   esac
@@ -454,6 +456,7 @@ EOF
 
 # ---------------------------------------------------------------- main
 [ "$DO_INSTALL" = 1 ] && install_packages
+[ "$DO_START" = 1 ] || exit 0
 
 declare -A ORIGIN=() PORT=() NOTE=()
 declare -A UNIT_NEEDED=()
