@@ -1,0 +1,205 @@
+// Package imap identifies IMAP servers from their greeting, their
+// capability list and their answer to the ID command (RFC 2971), which many
+// servers (Dovecot, Cyrus, Gmail) answer with their name before login.
+//
+// Dialogue: greeting, "a001 CAPABILITY", "a002 ID NIL", "a003 STARTTLS" when
+// Env.StartTLS is set and the server offers it, LOGOUT. The same dialogue
+// runs inside TLS on 993 (Env.TLS), without STARTTLS.
+//
+// Fields (strings):
+//
+//	imap.banner          the greeting line without CR LF ("* OK [CAPABILITY ...] Dovecot (Debian) ready.")
+//	imap.capabilities    capabilities, space separated as the server lists them ("IMAP4rev1 SASL-IR ...");
+//	                     from CAPABILITY, else from the greeting's response code
+//	imap.id              the ID response's parameter list as sent ("(\"name\" \"Dovecot\")"), or "NIL"
+//	imap.id.<key>        each ID pair, key lower case with characters outside [a-z0-9_-] as "_"
+//	                     (imap.id.name "Dovecot", imap.id.version ...)
+//	imap.id.reply        the tagged reply to ID when the server has no untagged ID answer ("BAD ...")
+//	imap.starttls        "true" after a successful STARTTLS upgrade, "offered" when listed but not
+//	                     attempted, "refused" when declined, "failed" when the TLS handshake failed
+//	tls.*                the TLS fields returned by Env.StartTLS
+package imap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/portrait-scanner/portrait/protocol"
+	"github.com/portrait-scanner/portrait/protocol/wire"
+)
+
+type module struct{}
+
+// New returns the IMAP module.
+func New() protocol.Module { return module{} }
+
+func (module) Info() protocol.Info {
+	return protocol.Info{
+		Name:        "imap",
+		Service:     "imap",
+		Ports:       []int{143, 220},
+		TLSPorts:    []int{993},
+		ServerFirst: true,
+		Priority:    80,
+	}
+}
+
+// Claim accepts an IMAP greeting: "* OK", "* PREAUTH" or "* BYE".
+func (module) Claim(banner []byte) bool {
+	line, _, _ := strings.Cut(string(banner), "\n")
+	return Greeting(line) != ""
+}
+
+type session struct {
+	ctx     context.Context
+	conn    net.Conn
+	env     protocol.Env
+	max     int
+	pending []byte
+	res     *protocol.Result
+}
+
+// readUntil reads until end(buf) >= 0 and returns that prefix.
+func (s *session) readUntil(end func([]byte) int) ([]byte, error) {
+	if e := end(s.pending); e >= 0 {
+		raw := s.pending[:e]
+		s.pending = s.pending[e:]
+		return raw, nil
+	}
+	have := s.pending
+	if len(have) >= s.max {
+		return have, errors.New("response larger than the read limit")
+	}
+	more, err := wire.ReadUntil(s.ctx, s.conn, s.env.Timeout, s.max-len(have), func(b []byte) bool {
+		return end(append(have[:len(have):len(have)], b...)) >= 0
+	})
+	all := append(have[:len(have):len(have)], more...)
+	e := end(all)
+	if e < 0 {
+		s.pending = nil
+		if err == nil {
+			err = errors.New("incomplete response")
+		}
+		return all, err
+	}
+	s.pending = all[e:]
+	return all[:e], nil
+}
+
+// cmd sends "tag command" and reads up to the tagged line.
+func (s *session) cmd(probe, tag, command string) ([]string, error) {
+	req := []byte(tag + " " + command + "\r\n")
+	if err := wire.Write(s.ctx, s.conn, s.env.Timeout, req); err != nil {
+		return nil, err
+	}
+	raw, err := s.readUntil(func(b []byte) int { return TaggedEnd(b, tag) })
+	s.res.Record(probe, req, raw)
+	return Lines(raw), err
+}
+
+func lineEnd(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i + 1
+		}
+	}
+	return -1
+}
+
+func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protocol.Env) (*protocol.Result, error) {
+	max := env.MaxRead
+	if max <= 0 {
+		max = wire.DefaultMax
+	}
+	res := &protocol.Result{}
+	s := &session{ctx: ctx, conn: conn, env: env, max: min(max, wire.DefaultMax), pending: append([]byte(nil), banner...), res: res}
+
+	raw, err := s.readUntil(lineEnd)
+	line := strings.TrimRight(string(raw), "\r\n")
+	kind := Greeting(line)
+	if kind == "" {
+		return nil, fmt.Errorf("imap: greeting %q: %w", trunc(line), notIMAP(err))
+	}
+	res.Record("NULL", nil, raw)
+	res.Set("imap.banner", line)
+	res.Set("imap.capabilities", GreetingCapabilities(line))
+	res.Service, res.Confidence = "imap", 80
+	if kind == "BYE" {
+		return res, nil
+	}
+
+	lines, err := s.cmd("imap-capability", "a001", "CAPABILITY")
+	if err != nil {
+		return res, nil
+	}
+	if st, _ := Tagged(lines, "a001"); st == "" {
+		return nil, fmt.Errorf("imap: no tagged reply to CAPABILITY: %w", protocol.ErrNotThisProtocol)
+	}
+	res.Confidence = 95
+	if caps, ok := Untagged(lines, "CAPABILITY"); ok {
+		res.Set("imap.capabilities", caps)
+	}
+
+	lines, err = s.cmd("imap-id", "a002", "ID NIL")
+	if err == nil {
+		if id, ok := Untagged(lines, "ID"); ok {
+			res.Set("imap.id", id)
+			for _, kv := range ParseID(id) {
+				res.Set("imap.id."+fieldKey(kv[0]), kv[1])
+			}
+		} else if st, text := Tagged(lines, "a002"); st != "" {
+			res.Set("imap.id.reply", strings.TrimSpace(st+" "+text))
+		}
+	}
+
+	if hasCap(res.Fields["imap.capabilities"], "STARTTLS") && !env.TLS {
+		if env.StartTLS == nil {
+			res.Set("imap.starttls", "offered")
+		} else if startTLS(s, res) {
+			return res, nil
+		}
+	}
+	_ = wire.Write(ctx, conn, env.Timeout, []byte("a009 LOGOUT\r\n"))
+	return res, nil
+}
+
+// startTLS upgrades the session. It reports whether the plaintext session
+// was consumed.
+func startTLS(s *session, res *protocol.Result) bool {
+	lines, err := s.cmd("imap-starttls", "a003", "STARTTLS")
+	if err != nil {
+		return false
+	}
+	if st, _ := Tagged(lines, "a003"); st != "OK" {
+		res.Set("imap.starttls", "refused")
+		return false
+	}
+	tc, fields, err := s.env.StartTLS(s.ctx, s.conn)
+	if err != nil {
+		res.Set("imap.starttls", "failed")
+		return true
+	}
+	for k, v := range fields {
+		res.Set(k, v)
+	}
+	res.Set("imap.starttls", "true")
+	_ = wire.Write(s.ctx, tc, s.env.Timeout, []byte("a009 LOGOUT\r\n"))
+	return true
+}
+
+func notIMAP(err error) error {
+	if err != nil {
+		return fmt.Errorf("%w (%w)", protocol.ErrNotThisProtocol, err)
+	}
+	return protocol.ErrNotThisProtocol
+}
+
+func trunc(s string) string {
+	if len(s) > 64 {
+		return s[:64]
+	}
+	return s
+}
