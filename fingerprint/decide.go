@@ -81,8 +81,11 @@ func (e *Engine) decide(t Target, isTLS bool, ev *evidence) *Service {
 		if name := portName(t.Port); name != "" {
 			svc.Service, svc.Method, svc.Confidence = name, "table", 30
 		}
-		if len(ev.exchanges) > 0 {
-			svc.Fingerprint = SF(t.Port, "TCP", ev.exchanges)
+		for _, x := range ev.exchanges {
+			if len(x.Response) > 0 {
+				svc.Fingerprint = SF(t.Port, "TCP", ev.exchanges)
+				break
+			}
 		}
 	}
 	// The OS: the most confident OS hint from any match.

@@ -326,7 +326,11 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 	conn0, err := e.dial(lctx, t, tlsMode, ev)
 	var banner []byte
 	if err == nil {
-		banner = e.readBanner(lctx, conn0, strong, ev)
+		banner = e.readBanner(lctx, conn0, strong, func() bool {
+			tlsMu.Lock()
+			defer tlsMu.Unlock()
+			return tlsOK || ev.confirmed(95) >= 1
+		})
 	}
 	if len(banner) > 0 {
 		name := "NULL"
@@ -435,7 +439,7 @@ func onTLSPort(mods []protocol.Module, port int) bool {
 
 // readBanner waits for the server to speak first. The wait ends early when a
 // port-prior module already confirmed its protocol (strong is re-signalled).
-func (e *Engine) readBanner(ctx context.Context, conn net.Conn, strong chan struct{}, ev *evidence) []byte {
+func (e *Engine) readBanner(ctx context.Context, conn net.Conn, strong chan struct{}, enough func() bool) []byte {
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := make(chan struct{})
@@ -443,7 +447,7 @@ func (e *Engine) readBanner(ctx context.Context, conn net.Conn, strong chan stru
 	go func() {
 		select {
 		case <-strong:
-			if ev.confirmed(95) >= 1 {
+			if enough() {
 				_ = conn.SetReadDeadline(time.Now())
 			}
 			select {

@@ -303,15 +303,15 @@ func choosePorts(o *scanOpts, cf *config.File) ([]int, error) {
 	}
 	switch {
 	case o.ports != "":
-		return portspec.Parse(o.ports)
+		return portspec.ParseTCP(o.ports)
 	case o.topPorts > 0:
-		return portspec.Top(o.topPorts)
+		return topPorts(o.topPorts)
 	case o.profile != "":
 		return portspec.Profile(o.profile)
 	case cf.Scanner.Ports != "":
-		return portspec.Parse(cf.Scanner.Ports)
+		return portspec.ParseTCP(cf.Scanner.Ports)
 	case cf.Scanner.TopPorts > 0:
-		return portspec.Top(cf.Scanner.TopPorts)
+		return topPorts(cf.Scanner.TopPorts)
 	case cf.Scanner.Profile != "":
 		return portspec.Profile(cf.Scanner.Profile)
 	}

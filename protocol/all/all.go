@@ -1,0 +1,58 @@
+// Package all lists the builtin protocol modules: the explicit registry the
+// engine is built from (no init-time global registration).
+package all
+
+import (
+	"github.com/portrait-scanner/portrait/protocol"
+	"github.com/portrait-scanner/portrait/protocol/dns"
+	"github.com/portrait-scanner/portrait/protocol/erlang"
+	"github.com/portrait-scanner/portrait/protocol/ftp"
+	"github.com/portrait-scanner/portrait/protocol/git"
+	"github.com/portrait-scanner/portrait/protocol/http"
+	"github.com/portrait-scanner/portrait/protocol/imap"
+	"github.com/portrait-scanner/portrait/protocol/ldap"
+	"github.com/portrait-scanner/portrait/protocol/memcached"
+	"github.com/portrait-scanner/portrait/protocol/mysql"
+	"github.com/portrait-scanner/portrait/protocol/nats"
+	"github.com/portrait-scanner/portrait/protocol/pop3"
+	"github.com/portrait-scanner/portrait/protocol/postgresql"
+	"github.com/portrait-scanner/portrait/protocol/rdp"
+	"github.com/portrait-scanner/portrait/protocol/redis"
+	"github.com/portrait-scanner/portrait/protocol/rsync"
+	"github.com/portrait-scanner/portrait/protocol/simple"
+	"github.com/portrait-scanner/portrait/protocol/smtp"
+	"github.com/portrait-scanner/portrait/protocol/ssh"
+	"github.com/portrait-scanner/portrait/protocol/telnet"
+	"github.com/portrait-scanner/portrait/protocol/vnc"
+	"github.com/portrait-scanner/portrait/protocol/zookeeper"
+)
+
+// Modules returns a fresh instance of every builtin protocol module.
+func Modules() []protocol.Module {
+	return []protocol.Module{
+		dns.New(),
+		erlang.NewDist(),
+		erlang.NewEPMD(),
+		ftp.New(),
+		git.New(),
+		http.New(),
+		imap.New(),
+		ldap.New(),
+		memcached.New(),
+		mysql.New(),
+		nats.New(),
+		pop3.New(),
+		postgresql.New(),
+		rdp.New(),
+		redis.New(),
+		rsync.New(),
+		simple.NewDaytime(),
+		simple.NewEcho(),
+		simple.NewTime(),
+		smtp.New(),
+		ssh.New(),
+		telnet.New(),
+		vnc.New(),
+		zookeeper.New(),
+	}
+}
