@@ -31,8 +31,8 @@ func (greeter) Run(ctx context.Context, c net.Conn, banner []byte, env protocol.
 // pinger is a client-first test module: "PING" → "PONG <version>".
 type pinger struct{}
 
-func (pinger) Info() protocol.Info     { return protocol.Info{Name: "ping", Service: "ping", Priority: 10} }
-func (pinger) Claim(b []byte) bool     { return false }
+func (pinger) Info() protocol.Info { return protocol.Info{Name: "ping", Service: "ping", Priority: 10} }
+func (pinger) Claim(b []byte) bool { return false }
 func (pinger) Run(ctx context.Context, c net.Conn, _ []byte, env protocol.Env) (*protocol.Result, error) {
 	if err := wire.Write(ctx, c, env.Timeout, []byte("PING\r\n")); err != nil {
 		return nil, err

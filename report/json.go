@@ -57,7 +57,11 @@ func (j *JSON) Service(s *fingerprint.Service) error {
 	return nil
 }
 
-func (j *JSON) Error(e scan.ErrorRecord) error { e.Type = "error"; j.errs = append(j.errs, e); return nil }
+func (j *JSON) Error(e scan.ErrorRecord) error {
+	e.Type = "error"
+	j.errs = append(j.errs, e)
+	return nil
+}
 
 func (j *JSON) End(m scan.Meta) error {
 	m.Type = "scan"

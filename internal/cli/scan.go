@@ -21,34 +21,34 @@ import (
 )
 
 type scanOpts struct {
-	inputFiles     []string
-	exclude        []string
-	excludeFiles   []string
-	maxCIDR        string
-	maxCIDR6       string
-	ports          string
-	topPorts       int
-	profile        string
-	scanMethod     string
-	concurrency    int
-	hostConc       int
-	rate           float64
-	timeout        time.Duration
-	retries        int
-	noFingerprint  bool
-	rules          []string
-	bannerWait     time.Duration
-	probeTimeout   time.Duration
-	maxProtocols   int
-	intensity      int
-	fpConcurrency  int
-	noTLS          bool
-	output         string
-	outputFile     string
-	reportClosed   bool
-	noProgress     bool
-	noDiscover     bool
-	onlyDiscover   bool
+	inputFiles      []string
+	exclude         []string
+	excludeFiles    []string
+	maxCIDR         string
+	maxCIDR6        string
+	ports           string
+	topPorts        int
+	profile         string
+	scanMethod      string
+	concurrency     int
+	hostConc        int
+	rate            float64
+	timeout         time.Duration
+	retries         int
+	noFingerprint   bool
+	rules           []string
+	bannerWait      time.Duration
+	probeTimeout    time.Duration
+	maxProtocols    int
+	intensity       int
+	fpConcurrency   int
+	noTLS           bool
+	output          string
+	outputFile      string
+	reportClosed    bool
+	noProgress      bool
+	noDiscover      bool
+	onlyDiscover    bool
 	discoverProfile string
 }
 
