@@ -131,11 +131,23 @@ func (ev *evidence) add(name string, tlsMode bool, r *protocol.Result) {
 		}
 	}
 	for _, x := range r.Exchanges {
+		if x.Probe == "NULL" && len(x.Request) == 0 && ev.hasNull(tlsMode) {
+			continue // the engine already recorded the passive banner
+		}
 		ev.exchanges = append(ev.exchanges, Exchange{Probe: x.Probe, TLS: tlsMode, Request: x.Request, Response: x.Response})
 	}
 	if r.Service != "" {
 		ev.results = append(ev.results, modResult{module: name, service: r.Service, confidence: r.Confidence, tls: tlsMode})
 	}
+}
+
+func (ev *evidence) hasNull(tlsMode bool) bool {
+	for _, x := range ev.exchanges {
+		if x.Probe == "NULL" && x.TLS == tlsMode {
+			return true
+		}
+	}
+	return false
 }
 
 func (ev *evidence) set(k, v string) {
