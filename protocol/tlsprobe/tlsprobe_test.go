@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -127,11 +128,13 @@ func TestHandshakeLoopback(t *testing.T) {
 	}{
 		{"tls13", tls.VersionTLS13, "portrait.test", "TLSv1.3"},
 		{"tls12", tls.VersionTLS12, "127.0.0.1", "TLSv1.2"},
+		{"tls10", tls.VersionTLS10, "portrait.test", "TLSv1.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gotSNI := make(chan string, 1)
 			cfg := &tls.Config{
 				Certificates: []tls.Certificate{cert},
+				MinVersion:   tls.VersionTLS10,
 				MaxVersion:   tc.max,
 				NextProtos:   []string{"http/1.1"},
 				GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
@@ -154,7 +157,7 @@ func TestHandshakeLoopback(t *testing.T) {
 				t.Fatal(err)
 			}
 			buf := make([]byte, 2)
-			if _, err := tconn.Read(buf); err != nil || string(buf) != "hi" {
+			if _, err := io.ReadFull(tconn, buf); err != nil || string(buf) != "hi" {
 				t.Errorf("read after handshake: %q %v", buf, err)
 			}
 			sni := <-gotSNI
@@ -182,7 +185,11 @@ func TestHandshakeLoopback(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, f[k], v)
 				}
 			}
-			if len(f["tls.ja3s"]) != 32 || !strings.HasPrefix(f["tls.ja3s_string"], "771,") {
+			legacy := "771," // TLS 1.3 keeps 0x0303 in the legacy field
+			if tc.version == "TLSv1.0" {
+				legacy = "769,"
+			}
+			if len(f["tls.ja3s"]) != 32 || !strings.HasPrefix(f["tls.ja3s_string"], legacy) {
 				t.Errorf("ja3s %q / %q", f["tls.ja3s"], f["tls.ja3s_string"])
 			}
 		})
