@@ -266,6 +266,26 @@ func portList(ports []int) string {
 	return strings.Join(s, ",")
 }
 
+// brief is a record for a failure message: every key but the bulky evidence,
+// then the start of the evidence.
+func (r record) brief() string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(r.raw), &m) != nil {
+		return r.raw
+	}
+	ev := m["evidence"]
+	delete(m, "evidence")
+	b, _ := json.Marshal(m)
+	s := string(b)
+	if len(ev) > 0 {
+		if len(ev) > 400 {
+			ev = append(ev[:400:400], "..."...)
+		}
+		s += "\n        evidence: " + string(ev)
+	}
+	return s
+}
+
 func tail(b []byte, n int) string {
 	if len(b) > n {
 		b = b[len(b)-n:]

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,22 +112,25 @@ func TestRealServers(t *testing.T) {
 				t.Fatalf("port %d: no service record", s.Port)
 			}
 			got := svcs[0]
+			var probs []string
 			if !productHas(got.Product, s.Product) {
-				t.Errorf("port %d: product %q, want the words of %q\n%s", s.Port, got.Product, s.Product, got.raw)
+				probs = append(probs, fmt.Sprintf("product %q, want the words of %q", got.Product, s.Product))
 			}
 			if s.TLS && !got.TLS {
-				t.Errorf("port %d: tls=false, the server speaks TLS\n%s", s.Port, got.raw)
+				probs = append(probs, "tls=false, the server speaks TLS")
 			}
-			if !s.VersionOnWire {
-				return
+			if s.VersionOnWire {
+				if !versionHas(got.Version, s.Version) {
+					probs = append(probs, fmt.Sprintf("version %q, want %s (%s %s)",
+						got.Version, s.Version, s.Package, s.PackageVersion))
+				}
+				if got.Confidence < minConfidence {
+					probs = append(probs, fmt.Sprintf("confidence %v < %d although the version is on the wire",
+						got.Confidence, minConfidence))
+				}
 			}
-			if !versionHas(got.Version, s.Version) {
-				t.Errorf("port %d: version %q, want %s (%s %s)\n%s",
-					s.Port, got.Version, s.Version, s.Package, s.PackageVersion, got.raw)
-			}
-			if got.Confidence < minConfidence {
-				t.Errorf("port %d: confidence %v < %d although the version is on the wire\n%s",
-					s.Port, got.Confidence, minConfidence, got.raw)
+			if len(probs) > 0 {
+				t.Errorf("port %d: %s\n%s", s.Port, strings.Join(probs, "; "), got.brief())
 			}
 		})
 	}
