@@ -21,11 +21,18 @@ type Catalog struct {
 	rules   []*compiledRule
 	byField map[string][]*compiledPattern
 	names   map[string]bool
+	// dialects maps Pattern.Dialect to a regex compiler: "" and "re2" are
+	// Go's regexp; loaders add others (for example "pcre") with RegisterDialect.
+	dialects map[string]RegexCompiler
 }
+
+// RegisterDialect adds a regex dialect for the rules added after it.
+func (c *Catalog) RegisterDialect(name string, compile RegexCompiler) { c.dialects[name] = compile }
 
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	return &Catalog{byField: map[string][]*compiledPattern{}, names: map[string]bool{}}
+	return &Catalog{byField: map[string][]*compiledPattern{}, names: map[string]bool{},
+		dialects: map[string]RegexCompiler{"": compileRE2, "re2": compileRE2}}
 }
 
 // Builtin compiles the rules embedded in the binary.
@@ -71,7 +78,7 @@ func (c *Catalog) LoadFile(name string) error {
 // Add compiles and adds rules.
 func (c *Catalog) Add(rules ...Rule) error {
 	for _, r := range rules {
-		cr, err := compileRule(r)
+		cr, err := compileRule(r, c.dialects)
 		if err != nil {
 			if r.source != "" {
 				return fmt.Errorf("%s: %w", r.source, err)

@@ -52,6 +52,9 @@ type Pattern struct {
 	CPE          string `yaml:"cpe"`
 	OSGroup      int    `yaml:"os_group"`
 	OSVersionGrp int    `yaml:"os_version_group"`
+	// Dialect selects the regex engine: "" or "re2" (Go regexp, default),
+	// or one a loader registered ("pcre" for recog and nmap rules).
+	Dialect string `yaml:"dialect"`
 }
 
 // Example is a rule's own test: evidence fields in, identification out.
@@ -82,12 +85,28 @@ func ParseRules(r io.Reader, source string) ([]Rule, error) {
 	return f.Fingerprints, nil
 }
 
+// Regex is what the matcher needs of a compiled regular expression. Go's
+// *regexp.Regexp satisfies it; sources written for backtracking engines
+// (recog, nmap-service-probes) plug in an adapter, so they still go through
+// the one matcher.
+type Regex interface {
+	// FindStringSubmatchIndex returns byte offsets as regexp does.
+	FindStringSubmatchIndex(s string) []int
+	// SubexpIndex returns the index of a named group, or -1.
+	SubexpIndex(name string) int
+}
+
+// RegexCompiler compiles a pattern's regex for a given dialect.
+type RegexCompiler func(expr string) (Regex, error)
+
+func compileRE2(e string) (Regex, error) { return regexp.Compile(e) }
+
 // compiledPattern is a pattern ready to run: its regex, the fields it reads
 // and a literal that must occur in the text for the regex to have a chance.
 type compiledPattern struct {
 	rule    *compiledRule
 	pat     Pattern
-	re      *regexp.Regexp
+	re      Regex
 	fields  []string
 	literal string // "" when no mandatory literal could be derived
 	fold    bool   // literal compared case-insensitively
@@ -129,7 +148,7 @@ func fieldsFor(p Pattern) ([]string, error) {
 	return nil, fmt.Errorf("unknown pattern type %q (want banner, ssh_banner, http_header, http_content, tls_cert, field or response)", p.Type)
 }
 
-func compileRule(r Rule) (*compiledRule, error) {
+func compileRule(r Rule, dialects map[string]RegexCompiler) (*compiledRule, error) {
 	if r.Name == "" {
 		return nil, errors.New("rule without name")
 	}
@@ -145,7 +164,11 @@ func compileRule(r Rule) (*compiledRule, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rule %q pattern %d: %w", r.Name, i+1, err)
 		}
-		re, err := regexp.Compile(p.Regex)
+		compile, ok := dialects[p.Dialect]
+		if !ok {
+			return nil, fmt.Errorf("rule %q pattern %d: unknown regex dialect %q", r.Name, i+1, p.Dialect)
+		}
+		re, err := compile(p.Regex)
 		if err != nil {
 			return nil, fmt.Errorf("rule %q pattern %d: bad regex: %w", r.Name, i+1, err)
 		}
@@ -156,7 +179,9 @@ func compileRule(r Rule) (*compiledRule, error) {
 			return nil, fmt.Errorf("rule %q pattern %d: confidence %d outside 0-100", r.Name, i+1, p.Confidence)
 		}
 		cp := &compiledPattern{rule: cr, pat: p, re: re, fields: fields}
-		cp.literal, cp.fold = requiredLiteral(p.Regex)
+		if p.Dialect == "" || p.Dialect == "re2" {
+			cp.literal, cp.fold = requiredLiteral(p.Regex)
+		}
 		cr.patterns = append(cr.patterns, cp)
 	}
 	return cr, nil
