@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +193,33 @@ func FuzzParse(f *testing.F) {
 		_, _ = ParseSMB1Negotiate(b)
 		_, _ = ParseSMB1SessionSetup(b)
 	})
+}
+
+// TestRecordSMB1 records a Samba 4.17.12 smbd started by hand with
+// "server min protocol = NT1" on a spare port (PORTRAIT_SMB1_PORT), to keep
+// what the SMB1 path sees when SMB1 is enabled.
+func TestRecordSMB1(t *testing.T) {
+	port := os.Getenv("PORTRAIT_SMB1_PORT")
+	if port == "" {
+		t.Skip("set PORTRAIT_SMB1_PORT to record a Samba with SMB1 enabled")
+	}
+	p, _ := strconv.Atoi(port)
+	recordLab(t, New(), "samba-4.17.12-smb1", p, "Samba smbd 4.17.12+dfsg-0+deb12u4 (Debian 12) started locally with server min protocol = NT1, direct TCP")
+}
+
+func TestReplaySMB1(t *testing.T) {
+	res, err := runOnPort(t, "samba-4.17.12-smb1", 445)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"smb.smb1": "true", "smb.native_os": "Windows 6.1", "smb.native_lanman": "Samba 4.17.12-Debian",
+		"smb.primary_domain": "LAB", "smb.smb1_domain": "LAB", "smb.smb1_server": "SMB1TEST",
+		"smb.dialect": "3.1.1", "smb.ntlm.os_version": "6.1.0",
+	}
+	for k, v := range want {
+		if res.Fields[k] != v {
+			t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
+		}
+	}
 }
