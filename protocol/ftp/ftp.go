@@ -23,7 +23,8 @@
 //	ftp.starttls        "true" after a successful AUTH TLS upgrade, "refused" when the server declined
 //	                    AUTH TLS, "failed" when the TLS handshake failed
 //	ftp.starttls.reply  reply to AUTH TLS
-//	tls.*               the TLS fields returned by Env.StartTLS after AUTH TLS
+//	ftp.starttls.error  why the TLS handshake failed
+//	tls.*               the TLS fields returned by Env.StartTLS after AUTH TLS (also after a failed handshake)
 package ftp
 
 import (
@@ -288,12 +289,15 @@ func authTLS(s *session, res *protocol.Result) bool {
 		return false
 	}
 	tc, fields, err := s.env.StartTLS(s.ctx, s.conn)
-	if err != nil {
-		res.Set("ftp.starttls", "failed")
-		return true // the plaintext session is unusable now
-	}
+	// Fields come back even from a failed handshake (the alert, the
+	// ServerHello): they are evidence too.
 	for k, v := range fields {
 		res.Set(k, v)
+	}
+	if err != nil {
+		res.Set("ftp.starttls", "failed")
+		res.Set("ftp.starttls.error", err.Error())
+		return true // the plaintext session is unusable now
 	}
 	res.Set("ftp.starttls", "true")
 	_ = wire.Write(s.ctx, tc, s.env.Timeout, []byte("QUIT\r\n"))

@@ -17,7 +17,8 @@
 //	imap.id.reply        the tagged reply to ID when the server has no untagged ID answer ("BAD ...")
 //	imap.starttls        "true" after a successful STARTTLS upgrade, "offered" when listed but not
 //	                     attempted, "refused" when declined, "failed" when the TLS handshake failed
-//	tls.*                the TLS fields returned by Env.StartTLS
+//	imap.starttls.error  why the TLS handshake failed
+//	tls.*                the TLS fields returned by Env.StartTLS (also after a failed handshake)
 package imap
 
 import (
@@ -178,12 +179,15 @@ func startTLS(s *session, res *protocol.Result) bool {
 		return false
 	}
 	tc, fields, err := s.env.StartTLS(s.ctx, s.conn)
-	if err != nil {
-		res.Set("imap.starttls", "failed")
-		return true
-	}
+	// Fields come back even from a failed handshake (the alert, the
+	// ServerHello): they are evidence too.
 	for k, v := range fields {
 		res.Set(k, v)
+	}
+	if err != nil {
+		res.Set("imap.starttls", "failed")
+		res.Set("imap.starttls.error", err.Error())
+		return true // the plaintext session is unusable now
 	}
 	res.Set("imap.starttls", "true")
 	_ = wire.Write(s.ctx, tc, s.env.Timeout, []byte("a009 LOGOUT\r\n"))

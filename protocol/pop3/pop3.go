@@ -15,7 +15,8 @@
 //	pop3.starttls        "true" after a successful STLS upgrade, "offered" when listed but not
 //	                     attempted, "refused" when declined, "failed" when the TLS handshake failed
 //	pop3.starttls.reply  the reply to STLS
-//	tls.*                the TLS fields returned by Env.StartTLS
+//	pop3.starttls.error  why the TLS handshake failed
+//	tls.*                the TLS fields returned by Env.StartTLS (also after a failed handshake)
 package pop3
 
 import (
@@ -232,12 +233,15 @@ func startTLS(s *session, res *protocol.Result) bool {
 		return false
 	}
 	tc, fields, err := s.env.StartTLS(s.ctx, s.conn)
-	if err != nil {
-		res.Set("pop3.starttls", "failed")
-		return true
-	}
+	// Fields come back even from a failed handshake (the alert, the
+	// ServerHello): they are evidence too.
 	for k, v := range fields {
 		res.Set(k, v)
+	}
+	if err != nil {
+		res.Set("pop3.starttls", "failed")
+		res.Set("pop3.starttls.error", err.Error())
+		return true // the plaintext session is unusable now
 	}
 	res.Set("pop3.starttls", "true")
 	_ = wire.Write(s.ctx, tc, s.env.Timeout, []byte("QUIT\r\n"))

@@ -21,7 +21,8 @@
 //	                     STARTTLS but no upgrade was attempted, "refused" when the server declined
 //	                     the command, "failed" when the TLS handshake failed
 //	smtp.starttls.reply  reply to STARTTLS
-//	tls.*                the TLS fields returned by Env.StartTLS
+//	smtp.starttls.error  why the TLS handshake failed
+//	tls.*                the TLS fields returned by Env.StartTLS (also after a failed handshake)
 package smtp
 
 import (
@@ -222,12 +223,15 @@ func startTLS(s *session, res *protocol.Result) bool {
 		return false
 	}
 	tc, fields, err := s.env.StartTLS(s.ctx, s.conn)
-	if err != nil {
-		res.Set("smtp.starttls", "failed")
-		return true
-	}
+	// Fields come back even from a failed handshake (the alert, the
+	// ServerHello): they are evidence too.
 	for k, v := range fields {
 		res.Set(k, v)
+	}
+	if err != nil {
+		res.Set("smtp.starttls", "failed")
+		res.Set("smtp.starttls.error", err.Error())
+		return true // the plaintext session is unusable now
 	}
 	res.Set("smtp.starttls", "true")
 	_ = wire.Write(s.ctx, tc, s.env.Timeout, []byte("QUIT\r\n"))

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -115,11 +116,7 @@ func TestLabTranscripts(t *testing.T) {
 // runLoose serves the recorded answers in order whatever the client sends,
 // and runs the module without the Claim check.
 func runLoose(t *testing.T, tr transcript) (*protocol.Result, error) {
-	var answers [][]byte
-	for _, tu := range tr.Turns {
-		answers = append(answers, unlatin1(tu.Recv))
-	}
-	addr := prototest.Serve(t, prototest.Replay(unlatin1(tr.Greeting), answers...))
+	addr := prototest.Serve(t, replayLoose(tr))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := net.Dial("tcp", addr)
@@ -206,4 +203,37 @@ func TestScripted(t *testing.T) {
 			t.Errorf("extensions unbounded")
 		}
 	})
+}
+
+// TestStartTLSFailure: a failed handshake still reports the TLS fields the
+// StartTLS function gathered (Exim refuses HTTP ALPN with alert 120).
+func TestStartTLSFailure(t *testing.T) {
+	tr := loadTranscript(t, "exim_2525_starttls.json")
+	addr := prototest.Serve(t, replayLoose(tr))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	env := protocol.Env{Timeout: 2 * time.Second, MaxRead: 64 << 10,
+		StartTLS: func(ctx context.Context, c net.Conn) (*tls.Conn, map[string]string, error) {
+			return nil, map[string]string{"tls.alert": "120"}, errors.New("tls handshake: remote error: tls: no application protocol")
+		}}
+	res, err := New().Run(ctx, conn, readBanner(conn), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Fields["smtp.starttls"] != "failed" || res.Fields["tls.alert"] != "120" || res.Fields["smtp.starttls.error"] == "" {
+		t.Errorf("fields %v", res.Fields)
+	}
+}
+
+func replayLoose(tr transcript) func(net.Conn) {
+	var answers [][]byte
+	for _, tu := range tr.Turns {
+		answers = append(answers, unlatin1(tu.Recv))
+	}
+	return prototest.Replay(unlatin1(tr.Greeting), answers...)
 }
