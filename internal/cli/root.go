@@ -55,10 +55,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	msg := strings.TrimSpace(err.Error())
-	if i := strings.IndexByte(msg, '\n'); i >= 0 && !strings.Contains(msg, "\n  ") {
-		msg = msg[:i]
+	// One line: multi-line errors (YAML's) are joined.
+	parts := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
 	}
+	msg := strings.Join(parts, " ")
 	fmt.Fprintf(stderr, "portrait: %s\n", msg)
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
