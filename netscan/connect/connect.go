@@ -156,7 +156,10 @@ type Config struct {
 	// Timeout is the connect timeout before a host has answered, and the
 	// ceiling of its adaptive timeout (default 1.5s).
 	Timeout time.Duration
-	// MinTimeout is the floor of the adaptive timeout (default 100ms).
+	// MinTimeout is the floor of the adaptive timeout (default 250ms: on a
+	// loaded machine local scheduling alone can delay a loopback answer by
+	// a few hundred milliseconds, and a too-short floor turns open ports
+	// into false "filtered" verdicts).
 	MinTimeout time.Duration
 	// RTTMultiplier scales the smoothed RTT into a timeout (default 4).
 	RTTMultiplier float64
@@ -197,7 +200,7 @@ const (
 	DefaultPerHost       = 256
 	DefaultHostWindow    = 256
 	DefaultTimeout       = 1500 * time.Millisecond
-	DefaultMinTimeout    = 100 * time.Millisecond
+	DefaultMinTimeout    = 250 * time.Millisecond
 	DefaultRTTMultiplier = 4
 	DefaultRetries       = 1
 	DefaultBackoffAfter  = 50

@@ -61,9 +61,9 @@ func TestFilteredLoopback(t *testing.T) {
 	if sum.Filtered != 1 || sum.Open != 1 || sum.Up != 1 {
 		t.Errorf("summary %+v", sum)
 	}
-	// The first try may use the 300ms timeout (nothing has answered yet),
-	// the retry the adaptive one; never more than 600ms in all.
-	if el := time.Since(start); el > time.Second {
+	// Two tries of at most 300ms each: generous slack for a loaded machine,
+	// but far below the kernel's own SYN retransmission schedule.
+	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("took %v", el)
 	}
 }

@@ -108,7 +108,7 @@ func listen(t *testing.T) (int, func() int) {
 	return l.Addr().(*net.TCPAddr).Port, func() int { mu.Lock(); defer mu.Unlock(); return accepted }
 }
 
-func loopback(t *testing.T, specs ...string) Source {
+func loopback(t testing.TB, specs ...string) Source {
 	t.Helper()
 	set, err := target.Parse(context.Background(), specs...)
 	if err != nil {
@@ -403,26 +403,23 @@ func TestRetryThenAnswer(t *testing.T) {
 
 func TestAdaptiveTimeout(t *testing.T) {
 	f := &fakeNet{delay: time.Millisecond, silent: func(_ netip.Addr, p int) bool { return p > 1 }}
-	cfg := Config{Dial: f.dial, Timeout: time.Second, MinTimeout: 30 * time.Millisecond, PerHost: 1}
-	start := time.Now()
+	cfg := Config{Dial: f.dial, Timeout: 5 * time.Second, MinTimeout: 30 * time.Millisecond, PerHost: 1}
 	if _, err := Scan(context.Background(), cfg, loopback(t, "127.0.0.1"), []int{1, 2, 3}); err != nil {
 		t.Fatal(err)
-	}
-	// Port 1 answered in ~1ms, so ports 2 and 3 use a timeout near the 30ms
-	// floor and their retries double it; nothing waits the full second.
-	if el := time.Since(start); el > 700*time.Millisecond {
-		t.Errorf("scan took %v: the adaptive timeout was not used", el)
 	}
 	var ts []time.Duration
 	for _, c := range f.calls {
 		ts = append(ts, c.timeout)
 	}
-	// PerHost 1: port 1, port 2, its retry, port 3, its retry.
-	if len(ts) != 5 || ts[0] != time.Second {
+	// PerHost 1: port 1 (answers in ~1ms), port 2, its retry, port 3, its
+	// retry. After the answer the timeout follows the RTT: far below the 5s
+	// initial one (even on a loaded machine), at least the floor, and
+	// doubled for retries. Exact values depend on the measured RTT.
+	if len(ts) != 5 || ts[0] != 5*time.Second {
 		t.Fatalf("timeouts %v", ts)
 	}
 	for _, i := range []int{1, 3} {
-		if ts[i] < 30*time.Millisecond || ts[i] > 150*time.Millisecond || ts[i+1] != min(2*ts[i], time.Second) {
+		if ts[i] < 30*time.Millisecond || ts[i] > time.Second || ts[i+1] != min(2*ts[i], 5*time.Second) {
 			t.Errorf("timeouts %v: want first tries near the floor and doubled retries", ts)
 		}
 	}
