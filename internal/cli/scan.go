@@ -104,6 +104,17 @@ backed off and reported as down.`,
 	f.BoolVar(&o.noDiscover, "no-discover", false, "skip host discovery (the only mode built: accepted for nmap -Pn habits)")
 	f.BoolVar(&o.onlyDiscover, "only-discover", false, "host discovery only (not built yet)")
 	f.StringVar(&o.discoverProfile, "discover-profile", "", "host discovery profile (not built yet)")
+	fixed := func(vals ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return vals, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	_ = cmd.RegisterFlagCompletionFunc("output", fixed(report.Formats...))
+	_ = cmd.RegisterFlagCompletionFunc("profile", fixed("quick", "standard", "deep"))
+	_ = cmd.RegisterFlagCompletionFunc("scan", fixed("connect"))
+	_ = cmd.RegisterFlagCompletionFunc("rules", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
+	})
 	return cmd
 }
 
