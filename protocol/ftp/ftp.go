@@ -4,9 +4,10 @@
 // their SYST, FEAT, HELP and USER replies in their own way, which the rules
 // in fingerprint/rules/ftp.yaml match.
 //
-// Dialogue: greeting, SYST, FEAT, HELP, USER anonymous / PASS (the standard
-// anonymous-login test nmap's ftp-anon also makes), STAT when the login
-// succeeded, AUTH TLS when Env.StartTLS is set and the server offers it, QUIT.
+// Dialogue: greeting, SYST, FEAT, HELP, STAT, SITE HELP, USER anonymous /
+// PASS (the standard anonymous-login test nmap's ftp-anon also makes), STAT
+// again when the login succeeded, AUTH TLS when Env.StartTLS is set and the
+// server offers it, QUIT.
 //
 // Fields (strings; replies keep their codes, lines joined by "\n"):
 //
@@ -15,10 +16,12 @@
 //	ftp.feat            FEAT features, comma separated ("EPRT,EPSV,MDTM,PASV,REST STREAM,SIZE,TVFS")
 //	ftp.feat.reply      reply to FEAT when it is not a feature list ("500 'FEAT': command not understood")
 //	ftp.help            reply to HELP
+//	ftp.stat            reply to STAT before login ("530 Please login with USER and PASS")
+//	ftp.site_help       reply to SITE HELP before login
 //	ftp.user            reply to USER anonymous ("331 Please specify the password.")
 //	ftp.pass            reply to PASS, when it came in time
 //	ftp.anonymous       "true" when anonymous login succeeded, else "false"
-//	ftp.stat            reply to STAT after a successful anonymous login
+//	ftp.anonymous.stat  reply to STAT after a successful anonymous login (vsftpd names its version)
 //	ftp.auth_tls        "true" when FEAT offers AUTH TLS, "false" when FEAT lists features without it
 //	ftp.starttls        "true" after a successful AUTH TLS upgrade, "refused" when the server declined
 //	                    AUTH TLS, "failed" when the TLS handshake failed
@@ -170,7 +173,7 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	}
 	if greet.Code != 220 {
 		// Busy or refusing (421, 530): nothing more will be said.
-		if ftpWords.MatchString(greet.Text()) {
+		if ftp, _ := greetingWords([]byte(greet.Text())); ftp {
 			res.Service, res.Confidence = "ftp", 60
 		}
 		return res, nil
@@ -217,14 +220,28 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	}
 	res.Set("ftp.help", help.Text())
 
+	// Commands most servers refuse before login, each in its own words
+	// (ProFTPD answers SITE HELP, vsftpd and Pure-FTPd word their refusals
+	// differently).
+	if st, err := s.cmd("ftp-stat", "STAT", env.Timeout); err == nil {
+		res.Set("ftp.stat", st.Text())
+	} else {
+		return finish(res, confirmed), nil
+	}
+	if sh, err := s.cmd("ftp-site-help", "SITE HELP", env.Timeout); err == nil {
+		res.Set("ftp.site_help", sh.Text())
+	} else {
+		return finish(res, confirmed), nil
+	}
+
 	// Anonymous login.
 	loggedIn, answered := anonymous(s, res)
 	if loggedIn || answered {
 		confirmed = true
 	}
 	if loggedIn {
-		if st, err := s.cmd("ftp-stat", "STAT", env.Timeout); err == nil {
-			res.Set("ftp.stat", st.Text())
+		if st, err := s.cmd("ftp-stat-anonymous", "STAT", env.Timeout); err == nil {
+			res.Set("ftp.anonymous.stat", st.Text())
 		}
 	}
 

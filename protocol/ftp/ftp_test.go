@@ -63,6 +63,7 @@ func TestLabTranscripts(t *testing.T) {
 			"ftp.auth_tls":  "false",
 			"ftp.help":      "530 Please login with USER and PASS.",
 			"ftp.user":      "331 Please specify the password.",
+			"ftp.stat":      "530 Please login with USER and PASS.",
 			"ftp.anonymous": "false",
 		}},
 		{"proftpd_2121.json", map[string]string{
@@ -71,12 +72,14 @@ func TestLabTranscripts(t *testing.T) {
 			"ftp.auth_tls":  "false",
 			"ftp.user":      "331 Password required for anonymous",
 			"ftp.pass":      "530 Login incorrect.",
+			"ftp.stat":      "530 Please login with USER and PASS",
 			"ftp.anonymous": "false",
 		}},
 		{"pureftpd_3021.json", map[string]string{
 			"ftp.syst":      "215 UNIX Type: L8",
 			"ftp.auth_tls":  "true",
 			"ftp.user":      "331 User anonymous OK. Password required",
+			"ftp.stat":      "530 You aren't logged in",
 			"ftp.anonymous": "false",
 		}},
 	}
@@ -173,6 +176,8 @@ func TestClaim(t *testing.T) {
 		{"220 host ready\r\n", true},
 		{"421 Too many connections (8) from this IP\r\n", true},
 		{"220 lab.local ESMTP Postfix (Debian/GNU)\r\n", false},
+		{"220 ftp.example.com ESMTP Postfix\r\n", false},
+		{"220 mail.example.com ready\r\n", true},
 		{"220 lab.local ESMTP Exim 4.96 Sun, 22 Nov 2026 23:15:23 +0000\r\n", false},
 		{"SSH-2.0-OpenSSH_9.2p1\r\n", false},
 		{"+OK ready\r\n", false},
@@ -191,6 +196,8 @@ func TestScripted(t *testing.T) {
 			[]byte("215 UNIX Type: L8\r\n"),
 			[]byte("211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n"),
 			[]byte("214-The following commands are recognized.\r\n ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM MKD\r\n214 Help OK.\r\n"),
+			[]byte("530 Please login with USER and PASS.\r\n"),
+			[]byte("530 Please login with USER and PASS.\r\n"),
 			[]byte("331 Please specify the password.\r\n"),
 			[]byte("230 Login successful.\r\n"),
 			[]byte("211-FTP server status:\r\n     Connected to 127.0.0.1\r\n     vsFTPd 3.0.5 - secure, fast, stable\r\n211 End of status\r\n"),
@@ -199,7 +206,7 @@ func TestScripted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Fields["ftp.anonymous"] != "true" || !strings.Contains(res.Fields["ftp.stat"], "vsFTPd 3.0.5") {
+		if res.Fields["ftp.anonymous"] != "true" || !strings.Contains(res.Fields["ftp.anonymous.stat"], "vsFTPd 3.0.5") {
 			t.Errorf("fields %v", res.Fields)
 		}
 	})
@@ -247,6 +254,8 @@ func TestAuthTLS(t *testing.T) {
 			{Send: "SYST\r\n", Recv: "215 UNIX Type: L8\r\n"},
 			{Send: "FEAT\r\n", Recv: "211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n211 End\r\n"},
 			{Send: "HELP\r\n", Recv: "214 Help OK.\r\n"},
+			{Send: "STAT\r\n", Recv: "530 Please login\r\n"},
+			{Send: "SITE HELP\r\n", Recv: "530 Please login\r\n"},
 			{Send: "USER anonymous\r\n", Recv: "530 Anonymous login not allowed\r\n"},
 			{Send: "AUTH TLS\r\n", Recv: "234 Proceed with negotiation.\r\n", StartTLS: true},
 		},
@@ -260,7 +269,7 @@ func TestAuthTLS(t *testing.T) {
 	}
 	// Inside implicit TLS (990) no AUTH TLS is attempted.
 	tr.TLS = true
-	tr.Turns = tr.Turns[:4]
+	tr.Turns = tr.Turns[:6]
 	res, err = runTranscript(t, New(), tr, true)
 	if err != nil {
 		t.Fatal(err)

@@ -120,15 +120,24 @@ func SMTPLike(r Reply) bool {
 	return false
 }
 
-// ftpWords mark a banner as FTP whatever else it says.
-var ftpWords = regexp.MustCompile(`(?i)ftp|filezilla|serv-u|\bwu-|glftpd`)
+// Greeting words that name the protocol or a product of it. They are looked
+// for after hostToken has removed host names and version numbers, so that
+// "220 ftp.example.com ESMTP Postfix" reads as mail and "220
+// mail.example.com FTP server ready" as FTP.
+var (
+	ftpWords  = regexp.MustCompile(`(?i)ftp|filezilla|serv-u|\bwu-|glftpd`)
+	mailWords = regexp.MustCompile(`(?i)\b(?:E?SMTP|postfix|exim|sendmail|qmail|mail service|mail server|mailserver|MTA)\b`)
+	hostToken = regexp.MustCompile(`[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+`)
+)
+
+// greetingWords reports whether a greeting speaks of FTP and of mail.
+func greetingWords(b []byte) (ftp, mail bool) {
+	s := hostToken.ReplaceAll(b, nil)
+	return ftpWords.Match(s), mailWords.Match(s)
+}
 
 // smtpBanner reports a greeting that names a mail server and not FTP.
 func smtpBanner(b []byte) bool {
-	if ftpWords.Match(b) {
-		return false
-	}
-	return mailWords.Match(b)
+	ftp, mail := greetingWords(b)
+	return mail && !ftp
 }
-
-var mailWords = regexp.MustCompile(`(?i)\b(?:E?SMTP|postfix|exim|sendmail|qmail|mail service|mail server|mailserver|MTA)\b`)

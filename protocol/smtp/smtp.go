@@ -56,11 +56,21 @@ func (module) Info() protocol.Info {
 	}
 }
 
-// ftpWords mark a greeting as FTP's.
-var ftpWords = regexp.MustCompile(`(?i)ftp|filezilla|serv-u|\bwu-|glftpd`)
+// Greeting words that name the protocol or a product of it. They are looked
+// for after hostToken has removed host names and version numbers, so that
+// "220 ftp.example.com ESMTP Postfix" reads as mail and "220
+// mail.example.com FTP server ready" as FTP.
+var (
+	ftpWords  = regexp.MustCompile(`(?i)ftp|filezilla|serv-u|\bwu-|glftpd`)
+	mailWords = regexp.MustCompile(`(?i)\b(?:E?SMTP|postfix|exim|sendmail|qmail|mail|MTA|MAIL Service|Exchange|ready to serve)\b`)
+	hostToken = regexp.MustCompile(`[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+`)
+)
 
-// mailWords mark a greeting as a mail server's.
-var mailWords = regexp.MustCompile(`(?i)\b(?:E?SMTP|postfix|exim|sendmail|qmail|mail|MTA|MAIL Service|Exchange|ready to serve)\b`)
+// greetingWords reports whether a greeting speaks of FTP and of mail.
+func greetingWords(b []byte) (ftp, mail bool) {
+	s := hostToken.ReplaceAll(b, nil)
+	return ftpWords.Match(s), mailWords.Match(s)
+}
 
 // Claim accepts "220" greetings that do not name FTP (a bare "220 host
 // ready" is claimed by both this module and ftp; Run tells them apart) and
@@ -69,12 +79,12 @@ func (module) Claim(banner []byte) bool {
 	if len(banner) < 4 || !digits3(banner) || (banner[3] != ' ' && banner[3] != '-' && banner[3] != '\r') {
 		return false
 	}
-	first := firstLine(banner)
+	ftp, mail := greetingWords(firstLine(banner))
 	switch string(banner[:3]) {
 	case "220":
-		return !ftpWords.Match(first)
+		return mail || !ftp
 	case "554", "421":
-		return mailWords.Match(first) && !ftpWords.Match(first)
+		return mail && !ftp
 	}
 	return false
 }
@@ -146,13 +156,13 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	if greet.Code == 0 {
 		return nil, fmt.Errorf("smtp: greeting %q: %w", trunc(raw), notSMTP(err))
 	}
-	if ftpWords.MatchString(greet.Lines[0]) {
+	ftpish, mailish := greetingWords([]byte(greet.Text()))
+	if ftpish && !mailish {
 		return nil, fmt.Errorf("smtp: greeting names FTP: %w", protocol.ErrNotThisProtocol)
 	}
 	res.Record("NULL", nil, raw)
 	res.Set("smtp.banner", greet.Text())
 	res.Set("smtp.hostname", greetingDomain(greet))
-	mailish := mailWords.MatchString(greet.Text())
 	if greet.Code != 220 {
 		// 554 "no service here", 421 busy: the server will say no more.
 		if mailish {

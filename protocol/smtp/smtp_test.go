@@ -136,6 +136,8 @@ func TestClaim(t *testing.T) {
 		{"220 lab.local ESMTP Exim 4.96 Sun, 22 Nov 2026 23:15:23 +0000\r\n", true},
 		{"220-mx.example.com ESMTP\r\n220 ready\r\n", true},
 		{"220 host ready\r\n", true},
+		{"220 ftp.example.com ESMTP Postfix\r\n", true},
+		{"220 mail.example.com FTP server ready\r\n", false},
 		{"554 5.7.1 No SMTP service here\r\n", true},
 		{"421 4.3.2 mail service not available\r\n", true},
 		{"220 (vsFTPd 3.0.3)\r\n", false},
