@@ -80,7 +80,9 @@ func (module) Run(ctx context.Context, conn net.Conn, _ []byte, env protocol.Env
 			return res, protocol.ErrNotThisProtocol
 		}
 		proto := HeaderVersion(resp[:8])
-		if proto == "" {
+		if proto == "" || bytes.Equal(resp[:8], header091) {
+			// A broker that answers with the very header we sent would
+			// speak 0-9-1; this is an echo service.
 			return res, protocol.ErrNotThisProtocol
 		}
 		res.Set("amqp.protocol", proto)

@@ -98,6 +98,11 @@ func TestRun(t *testing.T) {
 			fields:  map[string]string{"amqp.protocol": "0-10"},
 		},
 		{
+			name:    "echo service",
+			handler: prototest.Replay(nil, header091),
+			wantErr: protocol.ErrNotThisProtocol,
+		},
+		{
 			name:    "http",
 			handler: prototest.Replay(nil, []byte("HTTP/1.1 400 Bad Request\r\n\r\n")),
 			wantErr: protocol.ErrNotThisProtocol,

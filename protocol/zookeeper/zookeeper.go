@@ -5,8 +5,8 @@
 // ("srvr is not executed because it is not in the whitelist.") confirms
 // ZooKeeper, and the module then tries "stat" and "ruok". When the
 // four-letter words get no answer at all, a binary ConnectRequest (the first
-// packet of every ZooKeeper client) confirms the protocol; the session it
-// opens is closed at once. Every four-letter word needs its own connection:
+// packet of every ZooKeeper client) confirms the protocol on ZooKeeper's
+// ports; the session it opens is closed at once. Every four-letter word needs its own connection:
 // the server closes after answering.
 //
 // Fields (all strings):
@@ -66,9 +66,11 @@ func (module) Run(ctx context.Context, conn net.Conn, _ []byte, env protocol.Env
 	res := &protocol.Result{}
 	resp, err := fourLetter(ctx, conn, env, res, "srvr")
 	if len(resp) == 0 {
-		// Silence or a bare close: maybe four-letter words are off
-		// altogether. Only a binary handshake can tell.
-		if env.Dial != nil && (err == nil || !wire.IsTimeout(err)) {
+		// A bare close: maybe a server that drops four-letter words
+		// silently. Only a binary handshake can tell; it costs a
+		// connection, so it is tried on ZooKeeper's ports only (many
+		// servers of other protocols hang up on "srvr").
+		if env.Dial != nil && (err == nil || !wire.IsTimeout(err)) && zkPort(env.Port) {
 			if binaryConnect(ctx, env, res) {
 				res.Service, res.Confidence = "zookeeper", 90
 				return res, nil
@@ -107,6 +109,16 @@ func (module) Run(ctx context.Context, conn net.Conn, _ []byte, env protocol.Env
 		return res, nil
 	}
 	return res, protocol.ErrNotThisProtocol
+}
+
+// zkPort reports whether port is one where ZooKeeper-protocol servers
+// listen by default (0: unknown, give the benefit of the doubt).
+func zkPort(port int) bool {
+	switch port {
+	case 0, 2181, 2182, 2281, 9181:
+		return true
+	}
+	return false
 }
 
 // fourLetter sends one four-letter word and reads the answer until the

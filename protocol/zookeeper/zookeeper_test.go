@@ -1,12 +1,14 @@
 package zookeeper
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/portrait-scanner/portrait/protocol"
 	"github.com/portrait-scanner/portrait/protocol/prototest"
@@ -48,6 +50,7 @@ func TestRun(t *testing.T) {
 	tests := []struct {
 		name    string
 		handler func(net.Conn)
+		port    int // Env.Port to claim (0: the listener's)
 		wantErr error
 		conf    int
 		fields  map[string]string
@@ -83,8 +86,15 @@ func TestRun(t *testing.T) {
 		{
 			name:    "four-letter words ignored, binary connect",
 			handler: zkServer(nil, load(t, "lab-2181", "zookeeper-connect.bin")),
+			port:    2181,
 			conf:    90,
 			fields:  map[string]string{"zookeeper.connect": "ok", "zookeeper.connect.timeout": "30000"},
+		},
+		{
+			name:    "four-letter words ignored on a port of another protocol",
+			handler: zkServer(nil, load(t, "lab-2181", "zookeeper-connect.bin")),
+			port:    631,
+			wantErr: io.EOF,
 		},
 		{
 			// Synthetic, in the format of ClickHouse Keeper's documentation.
@@ -103,7 +113,7 @@ func TestRun(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := prototest.Serve(t, tc.handler)
-			res, err := prototest.Run(t, New(), addr)
+			res, err := runAs(t, addr, tc.port)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tc.wantErr)
@@ -123,6 +133,27 @@ func TestRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runAs runs the module against addr the way prototest.Run does, but
+// with Env.Port set to port when it is not 0.
+func runAs(t *testing.T, addr string, port int) (*protocol.Result, error) {
+	if port == 0 {
+		return prototest.Run(t, New(), addr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dial := func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	conn, err := dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	env := protocol.Env{Host: "127.0.0.1", Port: port, Timeout: 2 * time.Second, MaxRead: 64 << 10, Dial: dial}
+	return New().Run(ctx, conn, nil, env)
 }
 
 func TestForeign(t *testing.T) {
