@@ -193,8 +193,12 @@ func sysVersion(ctx context.Context, conn net.Conn, env protocol.Env, res *proto
 	}
 	deadline := time.Now().Add(wait)
 	var buf []byte
-	for time.Now().Before(deadline) && len(buf) < maxPacket {
-		chunk, _ := wire.ReadUntil(ctx, conn, time.Until(deadline), maxPacket-len(buf), func(b []byte) bool {
+	for len(buf) < maxPacket {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break // (a zero timeout would mean wire's default, not "none left")
+		}
+		chunk, _ := wire.ReadUntil(ctx, conn, left, maxPacket-len(buf), func(b []byte) bool {
 			_, ok := versionPublish(append(buf[:len(buf):len(buf)], b...))
 			return ok
 		})
