@@ -73,7 +73,7 @@ type module struct{}
 func New() protocol.Module { return module{} }
 
 func (module) Info() protocol.Info {
-	return protocol.Info{Name: "postgresql", Service: "postgresql", Ports: []int{5432, 5433, 6432, 26257, 15432}, Priority: 50}
+	return protocol.Info{Name: "postgresql", Service: "postgresql", Ports: []int{5432, 5433, 6432, 26257}, Priority: 50}
 }
 
 // Claim is false: PostgreSQL servers never speak first.

@@ -59,7 +59,7 @@ func (module) Info() protocol.Info {
 	return protocol.Info{
 		Name:     "redis",
 		Service:  "redis",
-		Ports:    []int{6379, 6380, 26379, 7000, 16379},
+		Ports:    []int{6379, 6380, 26379},
 		TLSPorts: []int{6380},
 		Priority: 50,
 	}
