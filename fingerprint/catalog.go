@@ -32,7 +32,7 @@ func (c *Catalog) RegisterDialect(name string, compile RegexCompiler) { c.dialec
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
 	return &Catalog{byField: map[string][]*compiledPattern{}, names: map[string]bool{},
-		dialects: map[string]RegexCompiler{"": compileRE2, "re2": compileRE2}}
+		dialects: map[string]RegexCompiler{"": compileRE2, "re2": compileRE2, "pcre": PCRE}}
 }
 
 // Builtin compiles the rules embedded in the binary.

@@ -198,6 +198,12 @@ func (e *Engine) Identify(ctx context.Context, t Target) *Service {
 }
 
 func (e *Engine) dial(ctx context.Context, t Target, tlsMode bool, ev *evidence) (net.Conn, error) {
+	return e.dialTLS(ctx, t, tlsMode, false, ev)
+}
+
+// dialTLS dials; inside TLS, detect marks the handshake whose ALPN offer
+// gathers evidence.
+func (e *Engine) dialTLS(ctx context.Context, t Target, tlsMode, detect bool, ev *evidence) (net.Conn, error) {
 	addr := net.JoinHostPort(t.Addr.String(), strconv.Itoa(t.Port))
 	dctx, cancel := context.WithTimeout(ctx, 2*e.cfg.ProbeTimeout)
 	defer cancel()
@@ -208,7 +214,13 @@ func (e *Engine) dial(ctx context.Context, t Target, tlsMode bool, ev *evidence)
 	if !tlsMode {
 		return c, nil
 	}
-	tc, fields, err := tlsprobe.Handshake(dctx, c, t.Hostname, e.cfg.ProbeTimeout)
+	// The connection that detects TLS offers ALPN (the server's choice is
+	// evidence); connections that then carry a plaintext protocol offer none.
+	alpn := tlsprobe.DefaultALPN
+	if ev == nil || !detect {
+		alpn = nil
+	}
+	tc, fields, err := tlsprobe.HandshakeALPN(dctx, c, t.Hostname, e.cfg.ProbeTimeout, alpn)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -233,7 +245,7 @@ func (e *Engine) env(t Target, tlsMode bool) protocol.Env {
 	}
 	if !tlsMode {
 		env.StartTLS = func(ctx context.Context, conn net.Conn) (*tls.Conn, map[string]string, error) {
-			return tlsprobe.Handshake(ctx, conn, t.Hostname, e.cfg.ProbeTimeout)
+			return tlsprobe.HandshakeALPN(ctx, conn, t.Hostname, e.cfg.ProbeTimeout, nil)
 		}
 	}
 	return env
@@ -318,7 +330,7 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := e.dial(lctx, t, true, ev)
+			c, err := e.dialTLS(lctx, t, true, true, ev)
 			if err == nil {
 				c.Close()
 				tlsMu.Lock()

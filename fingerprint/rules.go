@@ -181,6 +181,8 @@ func compileRule(r Rule, dialects map[string]RegexCompiler) (*compiledRule, erro
 		cp := &compiledPattern{rule: cr, pat: p, re: re, fields: fields}
 		if p.Dialect == "" || p.Dialect == "re2" {
 			cp.literal, cp.fold = requiredLiteral(p.Regex)
+		} else if isBacktrackingDialect(p.Dialect) {
+			cp.literal, cp.fold = pcreLiteral(p.Regex)
 		}
 		cr.patterns = append(cr.patterns, cp)
 	}

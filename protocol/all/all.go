@@ -4,14 +4,18 @@ package all
 
 import (
 	"github.com/portrait-scanner/portrait/protocol"
+	"github.com/portrait-scanner/portrait/protocol/amqp"
 	"github.com/portrait-scanner/portrait/protocol/dns"
 	"github.com/portrait-scanner/portrait/protocol/erlang"
 	"github.com/portrait-scanner/portrait/protocol/ftp"
 	"github.com/portrait-scanner/portrait/protocol/git"
 	"github.com/portrait-scanner/portrait/protocol/http"
 	"github.com/portrait-scanner/portrait/protocol/imap"
+	"github.com/portrait-scanner/portrait/protocol/irc"
 	"github.com/portrait-scanner/portrait/protocol/ldap"
 	"github.com/portrait-scanner/portrait/protocol/memcached"
+	"github.com/portrait-scanner/portrait/protocol/mongodb"
+	"github.com/portrait-scanner/portrait/protocol/mqtt"
 	"github.com/portrait-scanner/portrait/protocol/mysql"
 	"github.com/portrait-scanner/portrait/protocol/nats"
 	"github.com/portrait-scanner/portrait/protocol/pop3"
@@ -20,6 +24,7 @@ import (
 	"github.com/portrait-scanner/portrait/protocol/redis"
 	"github.com/portrait-scanner/portrait/protocol/rsync"
 	"github.com/portrait-scanner/portrait/protocol/simple"
+	"github.com/portrait-scanner/portrait/protocol/smb"
 	"github.com/portrait-scanner/portrait/protocol/smtp"
 	"github.com/portrait-scanner/portrait/protocol/ssh"
 	"github.com/portrait-scanner/portrait/protocol/telnet"
@@ -30,6 +35,7 @@ import (
 // Modules returns a fresh instance of every builtin protocol module.
 func Modules() []protocol.Module {
 	return []protocol.Module{
+		amqp.New(),
 		dns.New(),
 		erlang.NewDist(),
 		erlang.NewEPMD(),
@@ -37,8 +43,11 @@ func Modules() []protocol.Module {
 		git.New(),
 		http.New(),
 		imap.New(),
+		irc.New(),
 		ldap.New(),
 		memcached.New(),
+		mongodb.New(),
+		mqtt.New(),
 		mysql.New(),
 		nats.New(),
 		pop3.New(),
@@ -49,6 +58,7 @@ func Modules() []protocol.Module {
 		simple.NewDaytime(),
 		simple.NewEcho(),
 		simple.NewTime(),
+		smb.New(),
 		smtp.New(),
 		ssh.New(),
 		telnet.New(),

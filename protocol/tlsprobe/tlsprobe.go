@@ -98,13 +98,22 @@ var cipherSuites = func() []uint16 {
 	return ids
 }()
 
+// DefaultALPN is offered by Handshake: it makes servers reveal h2 support.
+var DefaultALPN = []string{"h2", "http/1.1"}
+
 // Config returns the client configuration used for probing.
-func Config(serverName string) *tls.Config {
+func Config(serverName string) *tls.Config { return ConfigALPN(serverName, DefaultALPN) }
+
+// ConfigALPN is Config offering the given ALPN protocols (none when empty).
+// Connections that carry a plaintext protocol afterwards (HTTP/1.1, IMAP,
+// or STARTTLS upgrades) must not offer h2, and some servers (Exim) reject
+// any ALPN protocol they do not know.
+func ConfigALPN(serverName string, alpn []string) *tls.Config {
 	cfg := &tls.Config{
 		InsecureSkipVerify: true, // we identify servers, we do not trust them
 		MinVersion:         tls.VersionTLS10,
 		MaxVersion:         tls.VersionTLS13,
-		NextProtos:         []string{"h2", "http/1.1"},
+		NextProtos:         alpn,
 		CipherSuites:       cipherSuites,
 	}
 	if serverName != "" && net.ParseIP(strings.Trim(serverName, "[]")) == nil {
@@ -118,13 +127,18 @@ func Config(serverName string) *tls.Config {
 // far (ServerHello, alert) are still returned alongside the error, and the
 // returned *tls.Conn is nil.
 func Handshake(ctx context.Context, conn net.Conn, serverName string, timeout time.Duration) (*tls.Conn, map[string]string, error) {
+	return HandshakeALPN(ctx, conn, serverName, timeout, DefaultALPN)
+}
+
+// HandshakeALPN is Handshake offering the given ALPN protocols.
+func HandshakeALPN(ctx context.Context, conn net.Conn, serverName string, timeout time.Duration, alpn []string) (*tls.Conn, map[string]string, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	rec := &recorder{Conn: conn, on: true}
-	tc := tls.Client(rec, Config(serverName))
+	tc := tls.Client(rec, ConfigALPN(serverName, alpn))
 	dl, _ := ctx.Deadline()
 	_ = conn.SetDeadline(dl)
 	err := tc.HandshakeContext(ctx)
@@ -155,10 +169,11 @@ func Handshake(ctx context.Context, conn net.Conn, serverName string, timeout ti
 	return tc, fields, nil
 }
 
-// StartTLSFunc adapts Handshake to protocol.Env.StartTLS.
+// StartTLSFunc adapts Handshake to protocol.Env.StartTLS. It offers no
+// ALPN: the upgraded connection goes on speaking the plaintext protocol.
 func StartTLSFunc(serverName string, timeout time.Duration) func(ctx context.Context, conn net.Conn) (*tls.Conn, map[string]string, error) {
 	return func(ctx context.Context, conn net.Conn) (*tls.Conn, map[string]string, error) {
-		return Handshake(ctx, conn, serverName, timeout)
+		return HandshakeALPN(ctx, conn, serverName, timeout, nil)
 	}
 }
 
