@@ -270,7 +270,9 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	res.Service, res.Confidence = "vnc", 90
 
 	reply := v.Reply()
-	sec, err := securityExchange(ctx, conn, env, reply, res, "vnc-version")
+	// A server refusing at once (TigerVNC's blacklist) sends its failure
+	// right after the version, without waiting: it may already be in banner.
+	sec, err := securityExchange(ctx, conn, env, reply, banner[12:], res, "vnc-version")
 	if err != nil {
 		return res, nil // the greeting alone confirmed VNC
 	}
@@ -287,35 +289,56 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 		return false
 	}
 	modern := !(reply.Major == 3 && reply.Minor < 7)
+	// TigerVNC blacklists an address after five handshakes that end before
+	// authentication (even bare connects), and a successful one clears the
+	// count. So the RFB 4.1 probe, itself such a handshake, runs before a
+	// handshake that will succeed (security None), and is skipped when the
+	// VeNCrypt subtypes already characterise the server.
 	switch {
 	case modern && has(secVeNCrypt):
 		vencrypt(ctx, conn, env, res)
 		if has(secNone) {
+			rfb41(ctx, env, res)
 			if c2 := redial(ctx, env, reply); c2 != nil {
 				serverInit(ctx, c2, env, reply, res, true)
 				c2.Close()
 			}
 		}
 	case has(secNone):
+		rfb41(ctx, env, res)
 		serverInit(ctx, conn, env, reply, res, modern)
+	case len(sec.Types) > 0:
+		rfb41(ctx, env, res)
 	}
-	rfb41(ctx, env, res)
 	return res, nil
 }
 
 // securityExchange sends the client version and reads the security answer.
-func securityExchange(ctx context.Context, conn net.Conn, env protocol.Env, reply Version, res *protocol.Result, probe string) (SecurityReply, error) {
+// pre holds bytes the server sent after its version line before we spoke.
+func securityExchange(ctx context.Context, conn net.Conn, env protocol.Env, reply Version, pre []byte, res *protocol.Result, probe string) (SecurityReply, error) {
 	req := reply.Line()
+	var sec SecurityReply
+	var perr error
+	if len(pre) > 0 {
+		// The server already answered, in the form of the version it
+		// announced (TigerVNC's refusal announces 3.3 and sends a U32 0).
+		var done bool
+		if sec, done, perr = ParseSecurity(reply, pre); done {
+			if res != nil {
+				res.Record(probe, nil, pre)
+			}
+			return sec, perr
+		}
+	}
 	if err := wire.Write(ctx, conn, env.Timeout, req); err != nil {
 		return SecurityReply{}, err
 	}
-	var sec SecurityReply
-	var perr error
 	resp, err := wire.ReadUntil(ctx, conn, env.Timeout, 4+maxReason+8, func(b []byte) bool {
 		var done bool
-		sec, done, perr = ParseSecurity(reply, b)
+		sec, done, perr = ParseSecurity(reply, append(pre[:len(pre):len(pre)], b...))
 		return done
 	})
+	resp = append(pre[:len(pre):len(pre)], resp...)
 	if res != nil {
 		res.Record(probe, req, resp)
 	}
@@ -344,7 +367,7 @@ func redial(ctx context.Context, env protocol.Env, reply Version) net.Conn {
 		c.Close()
 		return nil
 	}
-	if _, err := securityExchange(ctx, c, env, reply, nil, ""); err != nil {
+	if _, err := securityExchange(ctx, c, env, reply, nil, nil, ""); err != nil {
 		c.Close()
 		return nil
 	}

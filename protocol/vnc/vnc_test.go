@@ -40,7 +40,6 @@ func TestReplay(t *testing.T) {
 		{"tigervnc-1.12.0-default-security", map[string]string{
 			"vnc.protocol": "3.8", "vnc.security_types": "19,2", "vnc.vencrypt_version": "0.2",
 			"vnc.vencrypt_subtypes": "258,2",
-			"vnc.rfb41_reply":       "Client needs protocol version 4.1, server has 3.8",
 		}},
 	}
 	for _, c := range cases {
@@ -161,4 +160,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("name over cap")
 		}
 	})
+}
+
+// TestBlacklisted: TigerVNC's refusal arrives with the greeting; the module
+// must read it from the banner instead of waiting for an answer.
+func TestBlacklisted(t *testing.T) {
+	res, err := replay(t, New(), "tigervnc-1.12.0-blacklisted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Fields["vnc.protocol"] != "3.3" || res.Fields["vnc.failure"] != "Too many security failures" || res.Confidence < 95 {
+		t.Errorf("fields %v conf %d", res.Fields, res.Confidence)
+	}
 }
