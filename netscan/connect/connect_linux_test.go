@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"syscall"
@@ -44,7 +45,7 @@ func TestFilteredLoopback(t *testing.T) {
 	silent := silentListener(t)
 	open, _ := listen(t)
 	var c collector
-	cfg := c.cfg(Config{Timeout: 300 * time.Millisecond, MinTimeout: 150 * time.Millisecond, ReportFiltered: true})
+	cfg := c.cfg(Config{Timeout: time.Second, MinTimeout: 200 * time.Millisecond, ReportFiltered: true})
 	start := time.Now()
 	sum, err := Scan(context.Background(), cfg, loopback(t, "127.0.0.1"), []int{silent, open})
 	if err != nil {
@@ -61,9 +62,63 @@ func TestFilteredLoopback(t *testing.T) {
 	if sum.Filtered != 1 || sum.Open != 1 || sum.Up != 1 {
 		t.Errorf("summary %+v", sum)
 	}
-	// Two tries of at most 300ms each: generous slack for a loaded machine,
-	// but far below the kernel's own SYN retransmission schedule.
+	// Two tries of at most 1s each (the retry usually far less): slack
+	// for a loaded machine.
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("took %v", el)
+	}
+}
+
+// TestCloseSendsReset checks the SO_LINGER 0 close: the server must see a
+// reset, not an orderly FIN, so the scanner's side keeps no TIME_WAIT.
+func TestCloseSendsReset(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			got <- err
+			return
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		got <- err
+	}()
+	ap := l.Addr().(*net.TCPAddr).AddrPort()
+	if err := dialTCP(context.Background(), ap, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("server read %v, want connection reset (no FIN, nothing sent)", err)
+	}
+}
+
+func TestLoopbackIPv6(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	var c collector
+	if _, err := Scan(context.Background(), c.cfg(Config{}), loopback(t, "::1"), []int{port}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.ports) != 1 || c.ports[0].State != Open || c.ports[0].Addr.String() != "::1" {
+		t.Errorf("results %+v", c.ports)
 	}
 }
