@@ -210,7 +210,7 @@ func (module) Run(ctx context.Context, conn net.Conn, _ []byte, env protocol.Env
 	}
 	res.Service, res.Confidence = "ms-wbt-server", 90
 	res.Set("rdp.x224", hex.EncodeToString(resp[:min(len(resp), 64)]))
-	confirmFields(res, cc, "")
+	confirmFields(res, cc)
 	if cc.Neg != "none" {
 		res.Confidence = 95
 	}
@@ -229,9 +229,8 @@ func (module) Run(ctx context.Context, conn net.Conn, _ []byte, env protocol.Env
 	return res, nil
 }
 
-// confirmFields sets the negotiation fields (prefix "" for the first
-// connection).
-func confirmFields(res *protocol.Result, cc *Confirm, _ string) {
+// confirmFields sets the negotiation fields of the first connection.
+func confirmFields(res *protocol.Result, cc *Confirm) {
 	res.Set("rdp.src_ref", fmt.Sprintf("%04x", cc.SrcRef))
 	res.Set("rdp.neg", cc.Neg)
 	switch cc.Neg {
