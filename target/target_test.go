@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -515,4 +516,46 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("unknown kind %v", s.Kind)
 		}
 	})
+}
+
+// TestIntervalsAgainstBitmap checks normalize and subtract against a brute
+// force bitmap on random ranges inside 10.0.0.0/24.
+func TestIntervalsAgainstBitmap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}) }
+	randIvs := func(n int, set *[256]bool) []interval {
+		var ivs []interval
+		for range n {
+			a, b := rng.IntN(256), rng.IntN(256)
+			if a > b {
+				a, b = b, a
+			}
+			for i := a; i <= b; i++ {
+				set[i] = true
+			}
+			ivs = append(ivs, interval{addr(a), addr(b)})
+		}
+		return ivs
+	}
+	for round := range 2000 {
+		var inc, exc [256]bool
+		got := subtract(normalize(randIvs(rng.IntN(6), &inc)), normalize(randIvs(rng.IntN(6), &exc)))
+		var have [256]bool
+		for k, iv := range got {
+			if iv.hi.Less(iv.lo) || (k > 0 && !got[k-1].hi.Less(iv.lo)) {
+				t.Fatalf("round %d: bad interval list %v", round, got)
+			}
+			for a := iv.lo; ; a = a.Next() {
+				have[a.As4()[3]] = true
+				if a == iv.hi {
+					break
+				}
+			}
+		}
+		for i := range 256 {
+			if have[i] != (inc[i] && !exc[i]) {
+				t.Fatalf("round %d: address %d: have %v, want %v", round, i, have[i], inc[i] && !exc[i])
+			}
+		}
+	}
 }
