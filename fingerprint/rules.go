@@ -49,6 +49,7 @@ type Pattern struct {
 	Version      string `yaml:"version"`
 	Info         string `yaml:"info"`
 	Device       string `yaml:"device"`
+	Hostname     string `yaml:"hostname"`
 	CPE          string `yaml:"cpe"`
 	OSGroup      int    `yaml:"os_group"`
 	OSVersionGrp int    `yaml:"os_version_group"`
@@ -140,10 +141,18 @@ func fieldsFor(p Pattern) ([]string, error) {
 		}
 		return []string{p.Field}, nil
 	case "response":
-		if p.Probe == "" {
+		// probe: may list several probes ("GetRequest,HTTPOptions"): one
+		// pattern for the answers to all of them (nmap's fallbacks).
+		var out []string
+		for _, name := range strings.Split(p.Probe, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				out = append(out, "probe."+name)
+			}
+		}
+		if len(out) == 0 {
 			return nil, errors.New("response pattern needs probe:")
 		}
-		return []string{"probe." + p.Probe}, nil
+		return out, nil
 	}
 	return nil, fmt.Errorf("unknown pattern type %q (want banner, ssh_banner, http_header, http_content, tls_cert, field or response)", p.Type)
 }
@@ -152,8 +161,10 @@ func compileRule(r Rule, dialects map[string]RegexCompiler) (*compiledRule, erro
 	if r.Name == "" {
 		return nil, errors.New("rule without name")
 	}
-	if r.Product == "" {
-		return nil, fmt.Errorf("rule %q: no product", r.Name)
+	if r.Product == "" && r.Service == "" {
+		// A rule without a product only names the service (nmap match
+		// lines without p/).
+		return nil, fmt.Errorf("rule %q: no product (or service)", r.Name)
 	}
 	if len(r.Patterns) == 0 {
 		return nil, fmt.Errorf("rule %q: no patterns", r.Name)
@@ -273,12 +284,13 @@ func containsFold(s, lowerLit string) bool {
 
 func (cp *compiledPattern) build(text string, idx []int, field string) Match {
 	r, p := cp.rule, cp.pat
-	group := func(i int) string {
+	rawGroup := func(i int) string {
 		if i <= 0 || 2*i+1 >= len(idx) || idx[2*i] < 0 {
 			return ""
 		}
-		return strings.TrimSpace(text[idx[2*i]:idx[2*i+1]])
+		return text[idx[2*i]:idx[2*i+1]]
 	}
+	group := func(i int) string { return strings.TrimSpace(rawGroup(i)) }
 	named := func(name string) string {
 		if i := cp.re.SubexpIndex(name); i > 0 {
 			return group(i)
@@ -292,6 +304,11 @@ func (cp *compiledPattern) build(text string, idx []int, field string) Match {
 		var b strings.Builder
 		for i := 0; i < len(tmpl); i++ {
 			if tmpl[i] == '{' {
+				if v, n, ok := templateCall(tmpl[i:], rawGroup); ok {
+					b.WriteString(v)
+					i += n - 1
+					continue
+				}
 				if j := strings.IndexByte(tmpl[i:], '}'); j > 0 {
 					key := tmpl[i+1 : i+j]
 					if n, err := strconv.Atoi(key); err == nil {
@@ -331,7 +348,10 @@ func (cp *compiledPattern) build(text string, idx []int, field string) Match {
 	m.OS = firstNonEmpty(named("os"), group(p.OSGroup), expand(p.OS), r.OS)
 	m.OSVersion = firstNonEmpty(named("os_version"), group(p.OSVersionGrp), expand(p.OSVersion))
 	m.Device = firstNonEmpty(named("device"), expand(p.Device))
-	m.Hostname = named("hostname")
+	m.Hostname = firstNonEmpty(named("hostname"), expand(p.Hostname))
+	if strings.Contains(m.Product, "{") {
+		m.Product = expand(m.Product)
+	}
 	cpe := p.CPE
 	if cpe == "" {
 		cpe = r.CPE
