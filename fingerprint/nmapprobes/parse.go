@@ -58,13 +58,11 @@ type Match struct {
 	// Regex is the pattern as written (PCRE); Flags holds its i and s flags.
 	Regex string
 	Flags string
-	// Converted is Regex translated to the syntax regexp2 accepts, flags
-	// included as an inline group.
-	Converted string
 	// Version info templates, in nmap's syntax ($1, $P(1), $SUBST(...), $I(...)).
 	Product, Version, Info, Hostname, OS, Device string
 	CPE                                          []string
 	Line                                         int
+	Raw                                          string // the line as written
 }
 
 // ParseError says where a file is wrong and what the line held.
@@ -197,10 +195,12 @@ func Parse(r io.Reader, name string) (*File, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	// Fallbacks name probes of the same transport, anywhere in the file.
+	// Fallbacks name probes anywhere in the file, of the same transport or,
+	// failing that, the other one (DNSVersionBindReqTCP falls back to the
+	// UDP DNSVersionBindReq).
 	for _, p := range f.Probes {
 		for _, fb := range p.Fallback {
-			if !seen[p.Transport+"/"+fb] {
+			if !seen["tcp/"+fb] && !seen["udp/"+fb] {
 				return nil, &ParseError{File: name, Line: p.Line, Text: p.Name, Msg: fmt.Sprintf("unknown fallback probe %q", fb)}
 			}
 		}
@@ -274,7 +274,7 @@ func validName(s string) bool {
 
 // ParseMatch reads one "match" or "softmatch" line.
 func ParseMatch(line string) (*Match, error) {
-	m := &Match{}
+	m := &Match{Raw: line}
 	directive, rest, _ := strings.Cut(line, " ")
 	switch directive {
 	case "match":
@@ -372,14 +372,46 @@ func ParseMatch(line string) (*Match, error) {
 			return nil, fmt.Errorf("unknown version field %q", key)
 		}
 	}
-	conv, err := ConvertRegex(m.Regex, m.Flags)
-	if err != nil {
-		return nil, fmt.Errorf("regex: %w", err)
-	}
-	m.Converted = conv
 	return m, nil
 }
 
 func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// Pattern returns the regex in the engine's "pcre" dialect: the flags as an
+// inline group, and every byte >= 0x80 written as \xHH. nmap's PCRE runs
+// without UTF mode, so a raw byte in the file matches that byte; the engine
+// decodes responses as Latin-1, and the dialect would read the raw bytes as
+// UTF-8 instead.
+func (m *Match) Pattern() string {
+	var b strings.Builder
+	if m.Flags != "" {
+		b.WriteString("(?" + m.Flags + ")")
+	}
+	re := m.Regex
+	for i := 0; i < len(re); i++ {
+		c := re[i]
+		if c < 0x80 {
+			b.WriteByte(c)
+			continue
+		}
+		// A backslash before a raw high byte escapes nothing special: drop
+		// it, or it would escape the backslash of the \xHH written here.
+		if i > 0 && re[i-1] == '\\' && backslashes(re[:i])%2 == 1 {
+			s := b.String()
+			b.Reset()
+			b.WriteString(s[:len(s)-1])
+		}
+		fmt.Fprintf(&b, `\x%02x`, c)
+	}
+	return b.String()
+}
+
+func backslashes(s string) int {
+	n := 0
+	for i := len(s) - 1; i >= 0 && s[i] == '\\'; i-- {
+		n++
+	}
+	return n
 }
