@@ -347,17 +347,22 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 		tryTLS()
 	}
 
+	dialStart := time.Now()
 	conn0, err := e.dial(lctx, t, tlsMode, ev)
+	// A slow path gets a longer wait: a few connect times, at most 5 s.
+	wait := min(max(e.cfg.BannerWait, 4*time.Since(dialStart)), 5*time.Second)
 	var banner []byte
-	if err == nil {
-		banner = e.readBanner(lctx, conn0, strong, func() bool {
-			tlsMu.Lock()
-			defer tlsMu.Unlock()
-			return tlsOK || ev.confirmed(95) >= 1
-		})
+	enough := func() bool {
+		tlsMu.Lock()
+		defer tlsMu.Unlock()
+		return tlsOK || ev.confirmed(95) >= 1
 	}
-	if len(banner) > 0 {
-		name := "NULL"
+	if err == nil {
+		banner = e.readBanner(lctx, conn0, wait, strong, enough)
+	}
+	// onBanner hands a passive banner to the modules that claim it (the
+	// first on conn itself) or, when none does, asks generic questions.
+	onBanner := func(conn net.Conn, banner []byte) {
 		ev.mu.Lock()
 		if tlsMode {
 			ev.fields["tls.banner"] = Latin1(banner)
@@ -367,7 +372,7 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 		} else {
 			ev.fields["banner"] = Latin1(banner)
 		}
-		ev.exchanges = append(ev.exchanges, Exchange{Probe: name, TLS: tlsMode, Response: banner})
+		ev.exchanges = append(ev.exchanges, Exchange{Probe: "NULL", TLS: tlsMode, Response: banner})
 		ev.mu.Unlock()
 		claimed := false
 		for _, m := range e.modules {
@@ -377,8 +382,8 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 			}
 			if !claimed {
 				claimed = true
-				start(m, conn0, banner)
-				conn0 = nil
+				start(m, conn, banner)
+				conn = nil
 				continue
 			}
 			// Another module claims the same banner (FTP and SMTP both greet
@@ -403,15 +408,22 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 				runModule(m, c, b)
 			}()
 		}
+		if conn != nil {
+			conn.Close()
+		}
 		if !claimed {
 			// An unknown talker: ask the generic questions on fresh connections.
-			e.runProbes(lctx, t, tlsMode, ev, &wg, func(p *Probe) bool { return p.Rarity <= 3 })
+			e.runProbes(lctx, t, tlsMode, ev, &wg, func(p *Probe) bool { return p.Rarity <= min(3, e.cfg.Intensity) })
 			for _, m := range e.modules {
 				if !m.Info().ServerFirst && (m.Info().Transport == "" || m.Info().Transport == "tcp") && m.Info().Priority >= 50 {
 					start(m, nil, nil)
 				}
 			}
 		}
+	}
+	if len(banner) > 0 {
+		onBanner(conn0, banner)
+		conn0 = nil
 	} else if err == nil {
 		// Silent port: every client-first module and TLS, concurrently.
 		tryTLS()
@@ -424,7 +436,21 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 			}
 			start(m, nil, nil)
 		}
-		e.runProbes(lctx, t, tlsMode, ev, &wg, func(p *Probe) bool { return p.Rarity <= 1 })
+		e.runProbes(lctx, t, tlsMode, ev, &wg, func(p *Probe) bool { return p.Rarity <= min(1, e.cfg.Intensity) })
+		// A server that greets late (a slow reverse lookup, a greeting
+		// delay) still gets heard: conn0 keeps listening meanwhile.
+		late := conn0
+		conn0 = nil
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := e.readBanner(lctx, late, e.cfg.ProbeTimeout, strong, enough)
+			if len(b) == 0 || enough() {
+				late.Close()
+				return
+			}
+			onBanner(late, b)
+		}()
 	}
 	if conn0 != nil {
 		conn0.Close()
@@ -463,7 +489,7 @@ func onTLSPort(mods []protocol.Module, port int) bool {
 
 // readBanner waits for the server to speak first. The wait ends early when a
 // port-prior module already confirmed its protocol (strong is re-signalled).
-func (e *Engine) readBanner(ctx context.Context, conn net.Conn, strong chan struct{}, enough func() bool) []byte {
+func (e *Engine) readBanner(ctx context.Context, conn net.Conn, wait time.Duration, strong chan struct{}, enough func() bool) []byte {
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := make(chan struct{})
@@ -482,7 +508,7 @@ func (e *Engine) readBanner(ctx context.Context, conn net.Conn, strong chan stru
 		case <-bctx.Done():
 		}
 	}()
-	b, _ := wire.ReadQuiet(bctx, conn, e.cfg.BannerWait, 200*time.Millisecond, e.cfg.MaxRead)
+	b, _ := wire.ReadQuiet(bctx, conn, wait, 200*time.Millisecond, e.cfg.MaxRead)
 	return b
 }
 

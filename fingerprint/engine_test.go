@@ -143,3 +143,21 @@ func TestIdentifyEndlessBanner(t *testing.T) {
 		t.Fatal("endless banner stalled the engine")
 	}
 }
+
+// A server that greets after the banner wait is still heard.
+func TestIdentifyLateBanner(t *testing.T) {
+	addr := prototest.Serve(t, func(c net.Conn) {
+		time.Sleep(550 * time.Millisecond)
+		c.Write([]byte("HELLO greetd/3.0\r\n"))
+		buf := make([]byte, 64)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+	s := testEngine(t).Identify(context.Background(), target(t, addr))
+	if s.Product != "Greetd" || s.Version != "3.0" {
+		t.Fatalf("late greeting missed: %+v", s)
+	}
+}

@@ -37,6 +37,7 @@ func ReadUntil(ctx context.Context, conn net.Conn, timeout time.Duration, max in
 	}
 	_ = conn.SetReadDeadline(deadline(ctx, timeout))
 	defer conn.SetReadDeadline(time.Time{})
+	defer interruptOnCancel(ctx, conn)()
 	var buf []byte
 	chunk := make([]byte, 4096)
 	for len(buf) < max {
@@ -71,6 +72,7 @@ func ReadQuiet(ctx context.Context, conn net.Conn, timeout, idle time.Duration, 
 	}
 	end := deadline(ctx, timeout)
 	defer conn.SetReadDeadline(time.Time{})
+	defer interruptOnCancel(ctx, conn)()
 	var buf []byte
 	chunk := make([]byte, 4096)
 	for len(buf) < max {
@@ -112,6 +114,17 @@ func ReadFull(ctx context.Context, conn net.Conn, timeout time.Duration, n int) 
 		err = io.ErrUnexpectedEOF
 	}
 	return b, err
+}
+
+// interruptOnCancel makes a blocked Read return as soon as ctx is
+// cancelled (the engine cancels the other probes once one has identified
+// the service); the returned func stops the watch.
+func interruptOnCancel(ctx context.Context, conn net.Conn) func() {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
+	return func() { stop() }
 }
 
 // IsTimeout reports whether err is a deadline expiry.
