@@ -355,7 +355,7 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 	enough := func() bool {
 		tlsMu.Lock()
 		defer tlsMu.Unlock()
-		return tlsOK || ev.confirmed(95) >= 1
+		return tlsOK || ev.confirmed(90) >= 1
 	}
 	if err == nil {
 		banner = e.readBanner(lctx, conn0, wait, strong, enough)
@@ -424,6 +424,9 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 	if len(banner) > 0 {
 		onBanner(conn0, banner)
 		conn0 = nil
+	} else if err == nil && enough() {
+		// A port-prior module already confirmed the protocol (or TLS was
+		// found): nothing more to ask on this layer.
 	} else if err == nil {
 		// Silent port: every client-first module and TLS, concurrently.
 		tryTLS()
@@ -469,7 +472,7 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 			tlsMu.Lock()
 			found := tlsOK
 			tlsMu.Unlock()
-			if found || ev.confirmed(90) >= e.cfg.MaxProtocols || (ev.confirmed(95) >= 1 && len(banner) == 0) {
+			if found || ev.confirmed(90) >= e.cfg.MaxProtocols || (ev.confirmed(90) >= 1 && len(banner) == 0) {
 				cancel()
 			}
 		case <-ctx.Done():

@@ -29,6 +29,7 @@ import (
 	"github.com/portrait-scanner/portrait/protocol/ssh"
 	"github.com/portrait-scanner/portrait/protocol/telnet"
 	"github.com/portrait-scanner/portrait/protocol/vnc"
+	"github.com/portrait-scanner/portrait/protocol/xmpp"
 	"github.com/portrait-scanner/portrait/protocol/zookeeper"
 )
 
@@ -63,6 +64,7 @@ func Modules() []protocol.Module {
 		ssh.New(),
 		telnet.New(),
 		vnc.New(),
+		xmpp.New(),
 		zookeeper.New(),
 	}
 }
