@@ -150,6 +150,7 @@ func Build(f *File) *Set {
 	}
 	// Fallback chains, as nmap compiles them: itself, the fallbacks in
 	// order, then NULL for TCP probes.
+	budget := &portBudget{left: maxExpandedPorts}
 	other := map[string]string{"tcp": "udp", "udp": "tcp"}
 	readers := map[*Probe][]string{} // probe -> the probes whose answers its lines read
 	for _, p := range f.Probes {
@@ -214,7 +215,7 @@ func Build(f *File) *Set {
 		}
 		fp := fingerprint.Probe{
 			Name: name, Transport: p.Transport, Payload: fingerprint.Latin1(p.Payload),
-			Ports: p.Ports.Expand(), TLSPorts: p.SSLPorts.Expand(), Rarity: p.Rarity,
+			Ports: budget.expand(p.Ports), TLSPorts: budget.expand(p.SSLPorts), Rarity: p.Rarity,
 			Wait: fmt.Sprintf("%dms", defaultWaitMS), Fallback: strings.Join(s.chains[name][1:], ","),
 		}
 		if fp.Rarity == 0 {
@@ -309,4 +310,19 @@ func pickCPE(cpes []string) string {
 		return cpes[0]
 	}
 	return ""
+}
+
+// maxExpandedPorts caps the port numbers all probes' lists expand to
+// together: "ports 1-65535" on thousands of probes must not cost gigabytes.
+const maxExpandedPorts = 1 << 20
+
+type portBudget struct{ left int }
+
+func (b *portBudget) expand(l PortList) []int {
+	out := l.Expand()
+	if len(out) > b.left {
+		out = out[:b.left]
+	}
+	b.left -= len(out)
+	return out
 }
