@@ -177,7 +177,7 @@ func TestMatchPattern(t *testing.T) {
 		{`^a`, "is", `(?is)^a`},
 		{"caf\xe9", "", `caf\xe9`},
 		{"Ostrze\xc5\xbcenie", "", `Ostrze\xc5\xbcenie`},
-		{"x\\\xe9", "", `x\xe9`},    // escaped raw byte
+		{"x\\\xe9", "", `x\xe9`},     // escaped raw byte
 		{"x\\\\\xe9", "", `x\\\xe9`}, // escaped backslash, then the byte
 		{"[\xe0-\xef]", "", `[\xe0-\xef]`},
 	}
