@@ -49,6 +49,9 @@ type Config struct {
 	Intensity int
 	// NoTLS disables TLS detection.
 	NoTLS bool
+	// Nmap, when set, also runs a user's nmap-service-probes file as nmap
+	// does (nmapmode.go).
+	Nmap *NmapMode
 }
 
 func (c Config) withDefaults() Config {
@@ -110,6 +113,7 @@ type evidence struct {
 	exchanges []Exchange
 	results   []modResult
 	ran       map[string]bool
+	nmap      *nmapState // nmap mode's schedules (nmapmode.go)
 }
 
 type modResult struct {
@@ -192,7 +196,7 @@ func (e *Engine) Identify(ctx context.Context, t Target) *Service {
 		e.layer(ctx, t, true, ev)
 	}
 	e.followUps(ctx, t, isTLS, ev)
-	svc := e.decide(t, isTLS, ev)
+	svc := e.nmapDecide(t, isTLS, ev) // decide, after nmap mode's probes if any
 	svc.DurationMS = time.Since(start).Milliseconds()
 	return svc
 }
@@ -457,6 +461,9 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 	}
 	if conn0 != nil {
 		conn0.Close()
+	}
+	if err == nil {
+		e.nmapStart(ctx, t, tlsMode, ev, banner) // nmap mode: nmap's probes, nmap's order
 	}
 	// Stop early once enough modules confirmed a protocol, or TLS was found
 	// (the TLS layer then does the work).

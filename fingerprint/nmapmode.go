@@ -1,6 +1,18 @@
 package fingerprint
 
-import "time"
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/portrait-scanner/portrait/protocol/wire"
+)
 
 // NmapMode makes the engine run a user's nmap-service-probes file the way
 // nmap -sV does (nmapprobes.Set.Mode builds it; the file's rules go into
@@ -17,7 +29,12 @@ import "time"
 //   - a port whose connections the server closes at once without a byte is
 //     reported as "tcpwrapped".
 //
-// The engine's own modules and rules run alongside, as without the file.
+// The port's answer is then nmap's: among the answers, in nmap's order
+// (NULL first, then the probes in file order; for each answer the probe's
+// own lines, its fallbacks', then NULL's, each in file order) the first
+// hard match names the service, product and version. The engine's own
+// modules and rules run alongside as without the file; they fill what
+// nmap's match leaves empty and decide alone where nmap has no hard match.
 type NmapMode struct {
 	// Probes are the file's TCP probes in file order, NULL excluded.
 	Probes []Probe
@@ -52,4 +69,410 @@ type NmapRule struct {
 	Probe string // the Probe section holding the match line
 	Line  int    // the line number: nmap tries match lines in file order
 	Soft  bool   // softmatch
+}
+
+// nmapState is one port's nmap schedule: one per layer (plaintext, TLS).
+type nmapState struct {
+	mu     sync.Mutex
+	wg     sync.WaitGroup
+	cancel [2]context.CancelFunc
+	hard   [2]bool
+	soft   [2]string
+	// hits caches the best hard and soft match of each answer, by
+	// exchange key ("tls:" prefix inside TLS).
+	hits map[string][2]*nmapHit
+	// sent and closed count the probe connections and those the server
+	// closed at once without a byte (tcpwrapped).
+	sent, closed [2]int
+}
+
+type nmapHit struct {
+	Match
+	chain int // place of the rule's probe in the answering probe's fallback chain
+	line  int
+}
+
+func (h *nmapHit) before(o *nmapHit) bool {
+	return o == nil || h.chain < o.chain || (h.chain == o.chain && h.line < o.line)
+}
+
+func tlsIndex(tlsMode bool) int {
+	if tlsMode {
+		return 1
+	}
+	return 0
+}
+
+func exchangeKey(probe string, tlsMode bool) string {
+	if tlsMode {
+		return "tls:" + probe
+	}
+	return probe
+}
+
+func (ev *evidence) nmapState() *nmapState {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if ev.nmap == nil {
+		ev.nmap = &nmapState{hits: map[string][2]*nmapHit{}}
+	}
+	return ev.nmap
+}
+
+// nmapStart starts the nmap schedule of one layer once its banner read is
+// over. It runs under the port's context, not the layer's: the layer stops
+// as soon as a module confirms the protocol, but nmap's answer needs its
+// probes. The TLS layer's schedule replaces the plaintext one.
+func (e *Engine) nmapStart(ctx context.Context, t Target, tlsMode bool, ev *evidence, banner []byte) {
+	nm := e.cfg.Nmap
+	if nm == nil || onPort(nm.Exclude, t.Port) {
+		return
+	}
+	st := ev.nmapState()
+	sctx, cancel := context.WithCancel(ctx)
+	st.mu.Lock()
+	if tlsMode && st.cancel[0] != nil {
+		st.cancel[0]()
+	}
+	st.cancel[tlsIndex(tlsMode)] = cancel
+	st.wg.Add(1)
+	st.mu.Unlock()
+	go func() {
+		defer st.wg.Done()
+		defer cancel()
+		e.nmapSchedule(sctx, t, tlsMode, ev, st, banner)
+	}()
+}
+
+// nmapSchedule sends nmap's probes in nmap's order, each wave concurrently.
+func (e *Engine) nmapSchedule(ctx context.Context, t Target, tlsMode bool, ev *evidence, st *nmapState, banner []byte) {
+	nm := e.cfg.Nmap
+	ti := tlsIndex(tlsMode)
+	if len(banner) > 0 && e.nmapRecord(st, "banner", "NULL", tlsMode, Latin1(banner)) {
+		return
+	}
+	var wave1, wave2 []*Probe
+	for i := range nm.Probes {
+		p := &nm.Probes[i]
+		if p.Transport != "" && p.Transport != "tcp" {
+			continue
+		}
+		probable := onPort(p.Ports, t.Port)
+		if tlsMode {
+			probable = onPort(p.TLSPorts, t.Port)
+		}
+		switch {
+		case probable:
+			wave1 = append(wave1, p)
+		case p.Rarity <= nm.Intensity:
+			wave2 = append(wave2, p)
+		}
+	}
+	for _, wave := range [][]*Probe{wave1, wave2} {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, e.cfg.Parallel)
+		for _, p := range wave {
+			st.mu.Lock()
+			skip := st.hard[ti] || (st.soft[ti] != "" && !contains(nm.Services[p.Name], st.soft[ti]))
+			st.mu.Unlock()
+			if skip || ctx.Err() != nil {
+				continue
+			}
+			if !ev.markRan("probe:"+p.Name, tlsMode) {
+				// Already sent by the engine's own generic probes (same
+				// name, same bytes): match its answer.
+				e.nmapRecheck(st, ev, p.Name, tlsMode)
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-sem }()
+				e.nmapProbe(ctx, t, tlsMode, ev, st, p)
+			}()
+		}
+		wg.Wait()
+		st.mu.Lock()
+		done := st.hard[ti]
+		st.mu.Unlock()
+		if done || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// nmapProbe sends one probe on its own connection and matches the answer.
+func (e *Engine) nmapProbe(ctx context.Context, t Target, tlsMode bool, ev *evidence, st *nmapState, p *Probe) {
+	nm := e.cfg.Nmap
+	ti := tlsIndex(tlsMode)
+	c, err := e.dial(ctx, t, tlsMode, nil)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	opened := time.Now()
+	host := t.Hostname
+	if host == "" {
+		host = t.Addr.String()
+	}
+	req := p.payload(host, t.Port)
+	if wire.Write(ctx, c, e.cfg.ProbeTimeout, req) != nil {
+		e.nmapCountClosed(st, ti, opened, nil, true)
+		return
+	}
+	wait := probeWait(p)
+	maxWait := nm.MaxWait
+	if maxWait <= 0 {
+		maxWait = 2 * time.Second
+	}
+	wait = min(wait, maxWait)
+	resp, rerr := wire.ReadQuiet(ctx, c, wait, 300*time.Millisecond, e.cfg.MaxRead)
+	if ctx.Err() != nil && len(resp) == 0 {
+		return
+	}
+	e.nmapCountClosed(st, ti, opened, rerr, len(resp) == 0)
+	if len(resp) == 0 {
+		return
+	}
+	text := Latin1(resp)
+	ev.mu.Lock()
+	ev.fields["probe."+p.Name] = text
+	ev.exchanges = append(ev.exchanges, Exchange{Probe: p.Name, TLS: tlsMode, Request: req, Response: resp})
+	ev.mu.Unlock()
+	if e.nmapRecord(st, "probe."+p.Name, p.Name, tlsMode, text) {
+		st.mu.Lock()
+		if c := st.cancel[ti]; c != nil {
+			c() // the first hard match ends the schedule
+		}
+		st.mu.Unlock()
+	}
+}
+
+// nmapCountClosed counts a probe connection and whether the server closed
+// it within tcpwrappedms without sending a byte.
+func (e *Engine) nmapCountClosed(st *nmapState, ti int, opened time.Time, err error, empty bool) {
+	wrapped := e.cfg.Nmap.TCPWrapped
+	if wrapped <= 0 {
+		wrapped = 3 * time.Second
+	}
+	closed := empty && err != nil && time.Since(opened) < wrapped &&
+		(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE))
+	st.mu.Lock()
+	st.sent[ti]++
+	if closed {
+		st.closed[ti]++
+	}
+	st.mu.Unlock()
+}
+
+// nmapRecheck matches an answer the engine's own probes already stored.
+func (e *Engine) nmapRecheck(st *nmapState, ev *evidence, probe string, tlsMode bool) {
+	ev.mu.Lock()
+	var resp []byte
+	for _, x := range ev.exchanges {
+		if x.Probe == probe && x.TLS == tlsMode && len(x.Response) > 0 {
+			resp = x.Response
+		}
+	}
+	ev.mu.Unlock()
+	if resp != nil {
+		e.nmapRecord(st, "probe."+probe, probe, tlsMode, Latin1(resp))
+	}
+}
+
+// nmapRecord matches one answer, caches its best hard and soft nmap match
+// and updates the schedule's state. It reports a hard match.
+func (e *Engine) nmapRecord(st *nmapState, field, probe string, tlsMode bool, text string) bool {
+	hard, soft := e.nmapMatch(field, probe, text)
+	ti := tlsIndex(tlsMode)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.hits[exchangeKey(probe, tlsMode)] = [2]*nmapHit{hard, soft}
+	if hard != nil {
+		st.hard[ti] = true
+		return true
+	}
+	if soft != nil && st.soft[ti] == "" {
+		st.soft[ti] = soft.Service
+	}
+	return false
+}
+
+// nmapMatch runs the catalog over one answer and keeps the nmap rules'
+// matches, ranked as nmap tries them.
+func (e *Engine) nmapMatch(field, probe, text string) (hard, soft *nmapHit) {
+	nm := e.cfg.Nmap
+	chain := nm.Fallbacks[probe]
+	if probe == "NULL" {
+		chain = []string{"NULL"}
+	}
+	for _, m := range e.catalog.Match(map[string]string{field: text}) {
+		r, ok := nm.Rules[m.Rule]
+		if !ok {
+			continue
+		}
+		h := &nmapHit{Match: m, chain: len(chain), line: r.Line}
+		for i, c := range chain {
+			if c == r.Probe {
+				h.chain = i
+				break
+			}
+		}
+		if r.Soft {
+			if h.before(soft) {
+				soft = h
+			}
+		} else if h.before(hard) {
+			hard = h
+		}
+	}
+	return hard, soft
+}
+
+func probeWait(p *Probe) time.Duration {
+	if p.wait > 0 {
+		return p.wait
+	}
+	if d, err := time.ParseDuration(p.Wait); err == nil && d > 0 {
+		return d
+	}
+	return 5 * time.Second
+}
+
+// nmapDecide waits for the port's nmap schedules, runs decide, and then
+// lets nmap's answer name the service (when Authoritative).
+func (e *Engine) nmapDecide(t Target, isTLS bool, ev *evidence) *Service {
+	nm := e.cfg.Nmap
+	var st *nmapState
+	if nm != nil {
+		ev.mu.Lock()
+		st = ev.nmap
+		ev.mu.Unlock()
+	}
+	if st != nil {
+		st.wg.Wait()
+	}
+	svc := e.decide(t, isTLS, ev)
+	if st == nil {
+		return svc
+	}
+	// Rules without a product only name a service: not a technology.
+	stack := svc.Stack[:0]
+	for _, tc := range svc.Stack {
+		if tc.Product != "" {
+			stack = append(stack, tc)
+		}
+	}
+	svc.Stack = stack
+
+	hard, soft := e.nmapAnswer(st, ev, isTLS)
+	switch {
+	case hard != nil && nm.Authoritative:
+		applyNmap(svc, hard, isTLS)
+		svc.Fingerprint = ""
+	case soft != nil && (svc.Service == "" || svc.Method == "table"):
+		applyNmap(svc, soft, isTLS)
+	case (svc.Service == "" || svc.Method == "table") && len(svc.Probes) == 0:
+		ti := tlsIndex(isTLS)
+		st.mu.Lock()
+		wrapped := st.sent[ti] > 0 && st.closed[ti] == st.sent[ti]
+		st.mu.Unlock()
+		if wrapped {
+			svc.Service, svc.Method, svc.Confidence = "tcpwrapped", "probed", 50
+		}
+	}
+	return svc
+}
+
+// nmapAnswer picks nmap's answer for the port: the answers of the layer
+// that decided (TLS when the port speaks it), NULL first, then the probes
+// in file order; the first with a hard match wins; else the first softmatch.
+func (e *Engine) nmapAnswer(st *nmapState, ev *evidence, isTLS bool) (hard, soft *nmapHit) {
+	nm := e.cfg.Nmap
+	order := map[string]int{"NULL": -1}
+	for i, p := range nm.Probes {
+		order[p.Name] = i
+	}
+	ev.mu.Lock()
+	var xs []Exchange
+	for _, x := range ev.exchanges {
+		if x.TLS != isTLS || len(x.Response) == 0 {
+			continue
+		}
+		if _, ok := order[x.Probe]; ok && (x.Probe != "NULL" || len(x.Request) == 0) {
+			xs = append(xs, x)
+		}
+	}
+	ev.mu.Unlock()
+	sort.SliceStable(xs, func(i, j int) bool { return order[xs[i].Probe] < order[xs[j].Probe] })
+	for _, x := range xs {
+		key := exchangeKey(x.Probe, x.TLS)
+		st.mu.Lock()
+		hits, ok := st.hits[key]
+		st.mu.Unlock()
+		if !ok {
+			// A NULL answer a module read, or the late banner: match it now.
+			field := "probe." + x.Probe
+			if x.Probe == "NULL" {
+				field = "banner"
+			}
+			h, s := e.nmapMatch(field, x.Probe, Latin1(x.Response))
+			hits = [2]*nmapHit{h, s}
+			st.mu.Lock()
+			st.hits[key] = hits
+			st.mu.Unlock()
+		}
+		if hits[0] != nil {
+			return hits[0], nil
+		}
+		if soft == nil {
+			soft = hits[1]
+		}
+	}
+	return nil, soft
+}
+
+// applyNmap writes an nmap match onto the port's record. What nmap leaves
+// empty the engine's own findings keep when they are about the same thing.
+func applyNmap(svc *Service, h *nmapHit, isTLS bool) {
+	service := h.Service
+	if isTLS {
+		service = strings.TrimPrefix(service, "ssl/")
+	}
+	sameService := strings.EqualFold(svc.Service, service)
+	svc.Service, svc.Method = service, "matched"
+	if h.Confidence > svc.Confidence || !sameService {
+		svc.Confidence = h.Confidence
+	}
+	if h.Product == "" {
+		if !sameService {
+			svc.Product, svc.Version, svc.Info, svc.CPE, svc.Device = "", "", "", "", ""
+		}
+		return
+	}
+	if !strings.EqualFold(svc.Product, h.Product) || h.Version != "" {
+		svc.Version = h.Version
+	}
+	svc.Product = h.Product
+	if h.Info != "" || !sameService {
+		svc.Info = h.Info
+	}
+	if h.CPE != "" {
+		svc.CPE = h.CPE
+	}
+	if h.Device != "" {
+		svc.Device = h.Device
+	}
+	if h.OS != "" {
+		svc.OS = titleOS(h.OS)
+	}
+	if !hasProduct(svc.Stack, h.Product) {
+		svc.Stack = append([]Tech{{Product: h.Product, Version: h.Version, Role: "server", Confidence: h.Confidence,
+			Sources: []string{h.Source}, Evidence: h.Evidence, CPE: h.CPE, Info: h.Info, Rule: h.Rule}}, svc.Stack...)
+	}
 }

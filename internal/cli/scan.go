@@ -50,6 +50,7 @@ type scanOpts struct {
 	noDiscover      bool
 	onlyDiscover    bool
 	discoverProfile string
+	nmap            nmapOpts // nmapflag.go
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -104,6 +105,7 @@ backed off and reported as down.`,
 	f.BoolVar(&o.noDiscover, "no-discover", false, "skip host discovery (the only mode built: accepted for nmap -Pn habits)")
 	f.BoolVar(&o.onlyDiscover, "only-discover", false, "host discovery only (not built yet)")
 	f.StringVar(&o.discoverProfile, "discover-profile", "", "host discovery profile (not built yet)")
+	addNmapFlags(cmd, o)
 	fixed := func(vals ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return vals, cobra.ShellCompDirectiveNoFileComp
@@ -298,6 +300,9 @@ func buildEngine(g *globals, o *scanOpts, cf *config.File) (*fingerprint.Engine,
 	}
 	if fc.Intensity == 0 {
 		fc.Intensity = -1 // explicit 0: no rare probes
+	}
+	if err := applyNmapProbes(g, o, cat, &fc, intensity); err != nil {
+		return nil, err
 	}
 	return fingerprint.New(fc, all.Modules(), cat, probes, g.log), nil
 }
