@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -49,7 +50,90 @@ func PCRE(expr string) (Regex, error) { return compileFlavour(expr, flavourPCRE)
 // at line boundaries and (?m) makes the dot match newlines.
 func Ruby(expr string) (Regex, error) { return compileFlavour(expr, flavourRuby) }
 
+// UnlessMarker separates a pattern from patterns that veto it: the text
+// matches "A(?#unless)B(?#unless)C" when A matches and neither B nor C
+// does. recog relies on first-match order within a database, with
+// "assert nothing" fingerprints placed before the ones they shield; its
+// loader appends those to the later rules this way. (?#...) is a regex
+// comment, so the marker is inert to any other reader.
+const UnlessMarker = "(?#unless)"
+
 func compileFlavour(expr string, fl flavour) (Regex, error) {
+	parts := strings.Split(expr, UnlessMarker)
+	main, err := compileOne(parts[0], fl)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 1 {
+		return main, nil
+	}
+	u := &unlessRegex{regex2: main}
+	for _, p := range parts[1:] {
+		re, err := compileShared(p, fl)
+		if err != nil {
+			return nil, fmt.Errorf("unless pattern %q: %w", p, err)
+		}
+		u.unless = append(u.unless, re)
+	}
+	return u, nil
+}
+
+// shared caches the veto patterns: a recog database repeats the same few
+// on every rule after them, and a compiled regexp2 is safe to share.
+var shared struct {
+	sync.Mutex
+	m map[string]*regex2
+}
+
+func compileShared(expr string, fl flavour) (*regex2, error) {
+	key := strconv.Itoa(int(fl)) + expr
+	shared.Lock()
+	re, ok := shared.m[key]
+	shared.Unlock()
+	if ok {
+		return re, nil
+	}
+	re, err := compileOne(expr, fl)
+	if err != nil {
+		return nil, err
+	}
+	shared.Lock()
+	if shared.m == nil {
+		shared.m = map[string]*regex2{}
+	}
+	if len(shared.m) < 4096 {
+		shared.m[key] = re
+	}
+	shared.Unlock()
+	return re, nil
+}
+
+// unlessRegex is a regex vetoed by others (see UnlessMarker).
+type unlessRegex struct {
+	*regex2
+	unless []*regex2
+}
+
+func (u *unlessRegex) FindStringSubmatchIndex(s string) []int {
+	idx := u.regex2.FindStringSubmatchIndex(s)
+	if idx == nil {
+		return nil
+	}
+	for _, re := range u.unless {
+		if re.matches(s) {
+			return nil
+		}
+	}
+	return idx
+}
+
+func (r *regex2) matches(s string) bool {
+	runes, _ := textRunes(s)
+	m, err := r.re.FindRunesMatch(runes)
+	return err == nil && m != nil
+}
+
+func compileOne(expr string, fl flavour) (*regex2, error) {
 	tr, err := translateRegex(expr, fl)
 	if err != nil {
 		return nil, err
@@ -726,6 +810,7 @@ func groupOpen(s string, fl flavour) (string, int, error) {
 // anywhere, and the literal is then lower case. Runs never span a newline,
 // so views that fold line ends keep the literal valid.
 func pcreLiteral(expr string) (lit string, fold bool) {
+	expr, _, _ = strings.Cut(expr, UnlessMarker)
 	if strings.Contains(expr, "(?x") || hasOptionFlag(expr, 'x') {
 		return "", false
 	}

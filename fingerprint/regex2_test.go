@@ -227,3 +227,18 @@ func FuzzTranslateRegex(f *testing.F) {
 		pcreLiteral(expr)
 	})
 }
+
+func TestUnless(t *testing.T) {
+	re, err := Ruby(`^FTP (\w+)` + UnlessMarker + `(?i)^ftp server$` + UnlessMarker + `ready`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]bool{"FTP daemon": true, "FTP Server": false, "FTP x ready": false} {
+		if got := re.FindStringSubmatchIndex(text) != nil; got != want {
+			t.Errorf("%q: match %v, want %v", text, got, want)
+		}
+	}
+	if lit, _ := pcreLiteral(`^FTP (\w+)` + UnlessMarker + `something long`); lit != "FTP " {
+		t.Errorf("literal %q", lit)
+	}
+}
