@@ -98,7 +98,9 @@ func ParseLine(line string) (Message, bool) {
 		return m, false
 	}
 	m.Command = strings.ToUpper(cmd)
-	if m.Prefix == "" && m.Command != "PING" && m.Command != "NOTICE" && m.Command != "ERROR" {
+	if m.Prefix == "" && (m.Command != "PING" && m.Command != "NOTICE" && m.Command != "ERROR" || rest == "") {
+		// Prefix-less lines are only these three, always with a parameter
+		// (memcached's bare "ERROR" is not IRC).
 		return m, false
 	}
 	for rest != "" {
@@ -320,7 +322,12 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 		if len(buf) > maxText*16 {
 			break // a line that never ends
 		}
-		b, err := wire.ReadUntil(ctx, conn, timeout, max-total, func(b []byte) bool { return bytes.IndexByte(b, '\n') >= 0 })
+		if !sawIRC && len(buf) > 0 && !ircStart(buf[0]) {
+			break
+		}
+		b, err := wire.ReadUntil(ctx, conn, timeout, max-total, func(b []byte) bool {
+			return bytes.IndexByte(b, '\n') >= 0 || !sawIRC && len(buf) == 0 && !ircStart(b[0])
+		})
 		all = append(all, b...)
 		total += len(b)
 		buf = append(buf, b...)
@@ -349,6 +356,10 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	}
 	return res, nil
 }
+
+// ircStart reports whether c may begin a server line: a prefix, message
+// tags, or one of the prefix-less commands PING, NOTICE and ERROR.
+func ircStart(c byte) bool { return strings.IndexByte(":@PNE", c) >= 0 }
 
 func clip(b []byte, n int) []byte {
 	if len(b) > n {

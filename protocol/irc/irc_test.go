@@ -53,9 +53,11 @@ func TestReplay(t *testing.T) {
 
 func TestNotIRC(t *testing.T) {
 	for name, greeting := range map[string]string{
-		"smtp": "220 mail.example ESMTP Postfix\r\n",
-		"http": "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
-		"ssh":  "SSH-2.0-OpenSSH_9.2p1\r\n",
+		"smtp":      "220 mail.example ESMTP Postfix\r\n",
+		"http":      "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+		"ssh":       "SSH-2.0-OpenSSH_9.2p1\r\n",
+		"memcached": "ERROR\r\nERROR\r\n",
+		"telnet":    "\xff\xfb\x01\xff\xfb\x03",
 	} {
 		addr := prototest.Serve(t, prototest.Replay(nil, []byte(greeting)))
 		if _, err := prototest.Run(t, New(), addr); !errors.Is(err, protocol.ErrNotThisProtocol) {

@@ -321,6 +321,10 @@ func (m Module) Run(ctx context.Context, conn net.Conn, banner []byte, env proto
 	notXMPP := false
 	got, err := wire.ReadUntil(ctx, conn, env.Timeout, max, func(b []byte) bool {
 		t := bytes.TrimLeft(b, " \t\r\n\ufeff")
+		if bytes.HasPrefix(b, req) {
+			notXMPP = true // an echo service
+			return true
+		}
 		if len(t) > 0 && t[0] != '<' {
 			notXMPP = true
 			return true
@@ -345,6 +349,9 @@ func (m Module) Run(ctx context.Context, conn net.Conn, banner []byte, env proto
 		return nil, fmt.Errorf("xmpp: no answer: %w", err)
 	}
 	s, ok := Parse(got)
+	if bytes.HasPrefix(got, req) {
+		notXMPP = true // an echo service sent our own header back
+	}
 	if notXMPP || !ok {
 		return nil, fmt.Errorf("xmpp: answer %q: %w", clip(string(got), 40), protocol.ErrNotThisProtocol)
 	}

@@ -2,6 +2,8 @@ package xmpp
 
 import (
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -96,6 +98,11 @@ func TestNotXMPP(t *testing.T) {
 		if _, err := prototest.Run(t, New(), addr); !errors.Is(err, protocol.ErrNotThisProtocol) {
 			t.Errorf("%s: err = %v, want ErrNotThisProtocol", name, err)
 		}
+	}
+	// An echo service returns our own stream header, which parses as a stream.
+	addr := prototest.Serve(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
+	if _, err := prototest.Run(t, New(), addr); !errors.Is(err, protocol.ErrNotThisProtocol) {
+		t.Errorf("echo: err = %v, want ErrNotThisProtocol", err)
 	}
 }
 
