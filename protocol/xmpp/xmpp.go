@@ -2,9 +2,11 @@
 // header and stream features, or its stream error. The features name the
 // authentication mechanisms and extensions, an entity-capabilities element
 // may name the server software in its node URI, and the header itself is
-// written differently by each server: attribute order, quote style and the
-// shape of the stream id are behaviour fingerprints (Prosody puts
-// xmlns:stream first and uses a UUID id). Nothing is authenticated.
+// written differently by each server: quote style, XML declaration and the
+// shape of the stream id (Prosody uses UUIDs) are behaviour evidence. The
+// attribute order is recorded too, but is not stable for every server
+// (Prosody's follows a Lua table and changes between processes). Nothing is
+// authenticated.
 //
 // Fields (all strings):
 //
