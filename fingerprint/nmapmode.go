@@ -57,12 +57,34 @@ type NmapMode struct {
 	// MaxWait caps one probe's wait for an answer (default 2s); nmap waits
 	// totalwaitms (5s by default), one probe after the other.
 	MaxWait time.Duration
-	// Authoritative makes an nmap hard match decide the port's service,
-	// product and version over the engine's own rules, as a user who
-	// passes an nmap file expects nmap's answers; otherwise its matches
-	// only compete with the other rules by confidence.
-	Authoritative bool
+	// Answer says how nmap's answer and the engine's own combine on a port
+	// where nmap's rules matched:
+	//   NmapAnswer ("nmap", the default): the port reads as nmap -sV
+	//     reports it: service, product, version, info, OS, device and CPE
+	//     of nmap's hard match (or, without one, its softmatch), fields
+	//     nmap leaves empty left empty; the engine's findings stay in the
+	//     stack;
+	//   BestAnswer ("best"): nmap's hard match names the service and
+	//     product, the engine's own findings fill what it leaves empty
+	//     (a version nmap's line does not capture); a softmatch only
+	//     names a service the engine could not.
+	// Where no nmap rule matched, the engine's own answer stands either way.
+	Answer string
 }
+
+// Values of NmapMode.Answer.
+const (
+	NmapAnswer = "nmap"
+	BestAnswer = "best"
+)
+
+// Confidence of a port's record named by nmap's answer: a hard match is
+// a byte pattern written for that very response; a softmatch only knows
+// the protocol.
+const (
+	nmapHardConfidence = 90
+	nmapSoftConfidence = 50
+)
 
 // NmapRule places one rule in its nmap-service-probes file.
 type NmapRule struct {
@@ -90,6 +112,7 @@ type nmapHit struct {
 	Match
 	chain int // place of the rule's probe in the answering probe's fallback chain
 	line  int
+	soft  bool
 }
 
 func (h *nmapHit) before(o *nmapHit) bool {
@@ -316,7 +339,7 @@ func (e *Engine) nmapMatch(field, probe, text string) (hard, soft *nmapHit) {
 		if !ok {
 			continue
 		}
-		h := &nmapHit{Match: m, chain: len(chain), line: r.Line}
+		h := &nmapHit{Match: m, chain: len(chain), line: r.Line, soft: r.Soft}
 		for i, c := range chain {
 			if c == r.Probe {
 				h.chain = i
@@ -370,13 +393,14 @@ func (e *Engine) nmapDecide(t Target, isTLS bool, ev *evidence) *Service {
 	}
 	svc.Stack = stack
 
-	hard, soft := e.nmapAnswer(st, ev, isTLS)
+	hard, soft := e.nmapAnswer(t, st, ev, isTLS)
+	strict := nm.Answer != BestAnswer
 	switch {
-	case hard != nil && nm.Authoritative:
-		applyNmap(svc, hard, isTLS)
+	case hard != nil:
+		applyNmap(svc, hard, isTLS, strict)
 		svc.Fingerprint = ""
-	case soft != nil && (svc.Service == "" || svc.Method == "table"):
-		applyNmap(svc, soft, isTLS)
+	case soft != nil && (strict || svc.Service == "" || svc.Method == "table"):
+		applyNmap(svc, soft, isTLS, strict)
 	case (svc.Service == "" || svc.Method == "table") && len(svc.Probes) == 0:
 		ti := tlsIndex(isTLS)
 		st.mu.Lock()
@@ -392,11 +416,20 @@ func (e *Engine) nmapDecide(t Target, isTLS bool, ev *evidence) *Service {
 // nmapAnswer picks nmap's answer for the port: the answers of the layer
 // that decided (TLS when the port speaks it), NULL first, then the probes
 // in file order; the first with a hard match wins; else the first softmatch.
-func (e *Engine) nmapAnswer(st *nmapState, ev *evidence, isTLS bool) (hard, soft *nmapHit) {
+func (e *Engine) nmapAnswer(t Target, st *nmapState, ev *evidence, isTLS bool) (hard, soft *nmapHit) {
 	nm := e.cfg.Nmap
+	// nmap's order: NULL, the probes listing the port, the others; each
+	// group in file order.
 	order := map[string]int{"NULL": -1}
 	for i, p := range nm.Probes {
+		probable := onPort(p.Ports, t.Port)
+		if isTLS {
+			probable = onPort(p.TLSPorts, t.Port)
+		}
 		order[p.Name] = i
+		if !probable {
+			order[p.Name] += len(nm.Probes)
+		}
 	}
 	ev.mu.Lock()
 	var xs []Exchange
@@ -437,42 +470,56 @@ func (e *Engine) nmapAnswer(st *nmapState, ev *evidence, isTLS bool) (hard, soft
 	return nil, soft
 }
 
-// applyNmap writes an nmap match onto the port's record. What nmap leaves
-// empty the engine's own findings keep when they are about the same thing.
-func applyNmap(svc *Service, h *nmapHit, isTLS bool) {
+// applyNmap writes an nmap match onto the port's record. strict: as nmap
+// reports it. Otherwise the engine's own answer stands and nmap's fills what
+// it lacks: the whole answer on a port the engine named no product for, the
+// version, information and CPE of the same product, a technology of the
+// stack when the products differ.
+func applyNmap(svc *Service, h *nmapHit, isTLS, strict bool) {
 	service := h.Service
 	if isTLS {
 		service = strings.TrimPrefix(service, "ssl/")
 	}
-	sameService := strings.EqualFold(svc.Service, service)
-	svc.Service, svc.Method = service, "matched"
-	if h.Confidence > svc.Confidence || !sameService {
-		svc.Confidence = h.Confidence
-	}
-	if h.Product == "" {
-		if !sameService {
-			svc.Product, svc.Version, svc.Info, svc.CPE, svc.Device = "", "", "", "", ""
+	tech := func() {
+		if h.Product != "" && !hasProduct(svc.Stack, h.Product) {
+			svc.Stack = append(svc.Stack, Tech{Product: h.Product, Version: h.Version, Role: "server", Confidence: h.Confidence,
+				Sources: []string{h.Source}, Evidence: h.Evidence, CPE: h.CPE, Info: h.Info, Rule: h.Rule})
 		}
-		return
 	}
-	if !strings.EqualFold(svc.Product, h.Product) || h.Version != "" {
-		svc.Version = h.Version
+	unnamed := svc.Service == "" || svc.Method == "table"
+	conf := nmapHardConfidence
+	if h.soft {
+		conf = nmapSoftConfidence
 	}
-	svc.Product = h.Product
-	if h.Info != "" || !sameService {
-		svc.Info = h.Info
-	}
-	if h.CPE != "" {
-		svc.CPE = h.CPE
-	}
-	if h.Device != "" {
-		svc.Device = h.Device
-	}
-	if h.OS != "" {
-		svc.OS = titleOS(h.OS)
-	}
-	if !hasProduct(svc.Stack, h.Product) {
-		svc.Stack = append([]Tech{{Product: h.Product, Version: h.Version, Role: "server", Confidence: h.Confidence,
-			Sources: []string{h.Source}, Evidence: h.Evidence, CPE: h.CPE, Info: h.Info, Rule: h.Rule}}, svc.Stack...)
+	switch {
+	case strict || (svc.Product == "" && (h.Product != "" || unnamed)):
+		svc.Service, svc.Method, svc.Confidence = service, "matched", conf
+		svc.Product, svc.Version, svc.Info, svc.CPE, svc.Device = h.Product, h.Version, h.Info, h.CPE, h.Device
+		if h.OS != "" {
+			svc.OS = titleOS(h.OS)
+		}
+		if h.Product != "" && !hasProduct(svc.Stack, h.Product) {
+			tech()
+			// The port's product leads the stack.
+			svc.Stack = append(svc.Stack[len(svc.Stack)-1:], svc.Stack[:len(svc.Stack)-1]...)
+		}
+	case strings.EqualFold(svc.Product, h.Product):
+		if svc.Version == "" {
+			svc.Version = h.Version
+		}
+		if svc.Info == "" {
+			svc.Info = h.Info
+		}
+		if svc.CPE == "" {
+			svc.CPE = h.CPE
+		}
+		if svc.Device == "" {
+			svc.Device = h.Device
+		}
+		if svc.OS == "" && h.OS != "" {
+			svc.OS = titleOS(h.OS)
+		}
+	default:
+		tech()
 	}
 }

@@ -10,10 +10,13 @@ import (
 	"github.com/portrait-scanner/portrait/fingerprint"
 )
 
-// Confidence of the rules made from match and softmatch lines.
+// Confidence of the rules made from match and softmatch lines. A hard
+// match sits below most of the engine's own curated rules (80-95), so that
+// where both name a product the more specific one wins the engine's scoring;
+// nmap mode reports nmap's answers with its own confidence (nmapmode.go).
 const (
-	HardConfidence = 90
-	SoftConfidence = 50
+	HardConfidence = 75
+	SoftConfidence = 40
 )
 
 // nmap's defaults for directives a probe leaves out.
@@ -110,7 +113,7 @@ func (s *Set) Mode(intensity int) *fingerprint.NmapMode {
 	m := &fingerprint.NmapMode{
 		Intensity: intensity, Services: s.services, Fallbacks: s.chains, Rules: s.nmap,
 		Exclude: s.File.Exclude.TCP.Expand(), TCPWrapped: defaultWrappedMS * time.Millisecond,
-		Authoritative: true,
+		Answer: fingerprint.NmapAnswer,
 	}
 	for _, p := range s.File.Probes {
 		if p.Transport == "tcp" && p.Name == nullProbe && p.TCPWrappedMS > 0 {

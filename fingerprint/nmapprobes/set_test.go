@@ -71,7 +71,7 @@ func TestBuildSample(t *testing.T) {
 	}
 	m := s.Mode(-1)
 	if m.Intensity != 7 || len(m.Probes) != 2 || !reflect.DeepEqual(m.Exclude, []int{9100, 9101, 9102}) ||
-		m.TCPWrapped != 3*time.Second || !m.Authoritative {
+		m.TCPWrapped != 3*time.Second || m.Answer != fingerprint.NmapAnswer {
 		t.Errorf("mode %+v", m)
 	}
 	if !reflect.DeepEqual(m.Fallbacks["HTTPOptions"], []string{"HTTPOptions", "GetRequest", "NULL"}) ||

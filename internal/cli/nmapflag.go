@@ -12,18 +12,27 @@ import (
 // nmapOpts are the scan flags of nmap mode.
 type nmapOpts struct {
 	probes string // --nmap-probes PATH
+	answer string // --nmap-answer nmap|best
 }
 
 // addNmapFlags registers --nmap-probes on the scan command.
 func addNmapFlags(cmd *cobra.Command, o *scanOpts) {
 	cmd.Flags().StringVar(&o.nmap.probes, "nmap-probes", "",
 		"also run nmap's version detection from an nmap-service-probes FILE you supply\n(e.g. /usr/share/nmap/nmap-service-probes; never bundled: nmap's data is under the NPSL)")
+	cmd.Flags().StringVar(&o.nmap.answer, "nmap-answer", fingerprint.NmapAnswer,
+		"with --nmap-probes, where nmap's rules match: nmap (report what nmap -sV would) or\nbest (nmap's match completed by portrait's own findings)")
+	_ = cmd.RegisterFlagCompletionFunc("nmap-answer", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{fingerprint.NmapAnswer, fingerprint.BestAnswer}, cobra.ShellCompDirectiveNoFileComp
+	})
 }
 
 // applyNmapProbes loads the user's nmap-service-probes file into the
 // catalog and switches the engine to nmap mode. The file is read only from
 // the path given: never bundled, never looked for.
 func applyNmapProbes(g *globals, o *scanOpts, cat *fingerprint.Catalog, fc *fingerprint.Config, intensity int) error {
+	if o.nmap.answer != fingerprint.NmapAnswer && o.nmap.answer != fingerprint.BestAnswer {
+		return usagef("invalid --nmap-answer %q (want nmap or best)", o.nmap.answer)
+	}
 	if o.nmap.probes == "" {
 		return nil
 	}
@@ -41,5 +50,6 @@ func applyNmapProbes(g *globals, o *scanOpts, cat *fingerprint.Catalog, fc *fing
 		g.log.Debug("nmap match line left out", "err", p.Error())
 	}
 	fc.Nmap = set.Mode(intensity)
+	fc.Nmap.Answer = o.nmap.answer
 	return nil
 }
