@@ -1,0 +1,421 @@
+// Package syn is the TCP SYN ("half-open") scanner: one SYN per port, a
+// SYN-ACK means open, a reset closed, an ICMP unreachable or silence
+// filtered. The handshake is never completed: the kernel, which knows
+// nothing of our SYNs, answers each SYN-ACK with a reset.
+//
+// Packets are built from a gopacket template and sent on a raw socket in
+// batches (sendmmsg); replies are read from an AF_PACKET socket whose BPF
+// filter passes only TCP segments to our source port and ICMP errors. The
+// SYN's sequence number carries a keyed cookie of the 4-tuple (21 bits) and
+// the send time in milliseconds (11 bits), so replies are validated and
+// timed without any table of probes in flight: memory depends on the
+// number of targets in a block, never on the rate (see package sweep for
+// scheduling, retries, adaptive timeouts and dark-network backoff).
+//
+// It needs CAP_NET_RAW; Available says whether the process has it, so the
+// caller can fall back to the connect scanner. Results use the connect
+// scanner's types, so both feed the pipeline the same way.
+package syn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/portrait-scanner/portrait/netscan/connect"
+	"github.com/portrait-scanner/portrait/netscan/rawsock"
+	"github.com/portrait-scanner/portrait/netscan/rawsock/sweep"
+)
+
+// Reasons (nmap's words) beyond the connect scanner's.
+const (
+	ReasonPortUnreach  = "port-unreach"
+	ReasonProtoUnreach = "proto-unreach"
+	ReasonTimeExceeded = "time-exceeded"
+)
+
+// Config tunes a SYN scan. Zero values select the defaults (see
+// sweep.Config for the ones passed through).
+type Config struct {
+	// Rate caps SYNs per second (0: no cap). Burst is the bucket size.
+	Rate  float64
+	Burst int
+	// Retries of unanswered ports (default 1; -1 none).
+	Retries int
+	// Timeout is the wait for answers before any RTT is measured and the
+	// ceiling of the adaptive wait (default 1s); MinTimeout its floor
+	// (default 100ms).
+	Timeout    time.Duration
+	MinTimeout time.Duration
+	// SkipAfter, DarkAfter: see sweep.Config (defaults 200, 64).
+	SkipAfter int
+	DarkAfter int
+	// TTL of our SYNs (default 64).
+	TTL uint8
+	// ReportClosed and ReportFiltered make OnPort also receive closed and
+	// filtered ports.
+	ReportClosed   bool
+	ReportFiltered bool
+	// HostInfo tells what discovery found (nil: nothing).
+	HostInfo func(netip.Addr) sweep.Hint
+	// Callbacks, called one at a time from one goroutine.
+	OnPort func(connect.PortResult)
+	OnHost func(connect.HostResult)
+	OnDark func(sweep.Dark)
+	Log    *slog.Logger
+	// MaxBlockHosts bounds the hosts scanned together (default 65536).
+	MaxBlockHosts int
+}
+
+// Available reports whether SYN scanning is possible (raw sockets).
+func Available() error { return rawsock.Check() }
+
+// ErrNoPorts is returned when Scan is given no ports.
+var ErrNoPorts = errors.New("syn: no ports to scan")
+
+// Scan SYN-scans every port of every target.
+func Scan(ctx context.Context, cfg Config, src sweep.Source, ports []int) (sweep.Summary, error) {
+	if len(ports) == 0 {
+		return sweep.Summary{}, ErrNoPorts
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	res, err := rawsock.ReserveTCPPort()
+	if err != nil {
+		return sweep.Summary{}, err
+	}
+	defer res.Close()
+	tr, err := newTransport(res.Port, cfg.TTL)
+	if err != nil {
+		return sweep.Summary{}, err
+	}
+	defer tr.close()
+
+	scfg := sweep.Config{
+		Ports: ports, Rate: cfg.Rate, Burst: cfg.Burst, Retries: cfg.Retries,
+		Timeout: cfg.Timeout, MinTimeout: cfg.MinTimeout, SkipAfter: cfg.SkipAfter, DarkAfter: cfg.DarkAfter,
+		MaxBlockHosts: cfg.MaxBlockHosts, Silent: sweep.Filtered, HostInfo: cfg.HostInfo,
+		ReportClosed: cfg.ReportClosed, ReportFiltered: cfg.ReportFiltered, OnDark: cfg.OnDark, Log: cfg.Log,
+	}
+	if cfg.OnPort != nil {
+		scfg.OnPort = func(r sweep.Result) { cfg.OnPort(portResult(r)) }
+	}
+	if cfg.OnHost != nil {
+		scfg.OnHost = func(h sweep.HostResult) { cfg.OnHost(hostResult(h)) }
+	}
+	sw, err := sweep.New(scfg)
+	if err != nil {
+		return sweep.Summary{}, err
+	}
+	tr.sw = sw
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tr.receive()
+	}()
+	sum, err := sw.Run(ctx, src, tr)
+	// Late answers are of no use once every block is done.
+	tr.l.Close()
+	wg.Wait()
+	if tr.err != nil && err == nil {
+		err = tr.err
+	}
+	sum.SendErrors = int(tr.sendErrs)
+	return sum, err
+}
+
+func portResult(r sweep.Result) connect.PortResult {
+	st := connect.Filtered
+	switch r.Verdict {
+	case sweep.Open:
+		st = connect.Open
+	case sweep.Closed:
+		st = connect.Closed
+	}
+	return connect.PortResult{Addr: r.Addr, Name: r.Name, Port: r.Port, State: st, Reason: r.Reason, RTT: r.RTT, Tries: r.Tries}
+}
+
+func hostResult(h sweep.HostResult) connect.HostResult {
+	st := connect.Down
+	if h.Up {
+		st = connect.Up
+	}
+	reason := h.Reason
+	if !h.Up && reason == sweep.ReasonNoResponse && h.Filtered+h.Skipped > 0 {
+		reason = connect.ReasonAllFiltered
+	}
+	return connect.HostResult{Addr: h.Addr, Name: h.Name, State: st, Reason: reason, Open: h.Open, Closed: h.Closed,
+		Filtered: h.Filtered + h.OpenFiltered, Skipped: h.Skipped, Probes: h.Probes, RTT: h.RTT, Duration: h.Duration}
+}
+
+// Sequence number layout: high bits cookie, low bits send time.
+const (
+	tickBits = 11
+	tickMask = 1<<tickBits - 1
+	tick     = time.Millisecond
+)
+
+type transport struct {
+	sport  uint16
+	ttl    uint8
+	key    rawsock.Key
+	epoch  time.Time
+	sw     *sweep.Sweep
+	l      *rawsock.Listener
+	s4     *rawsock.Sender
+	s6     map[netip.Addr]*rawsock.Sender // bound to each IPv6 source
+	tpl    map[netip.Addr]*rawsock.SYNTemplate
+	routes map[netip.Prefix]netip.Addr // destination /24 (/64) -> source
+	// srcs is read by the receiver: our source addresses.
+	mu       sync.RWMutex
+	srcs     map[netip.Addr]bool
+	sendErrs uint64
+	err      error
+}
+
+func newTransport(sport uint16, ttl uint8) (*transport, error) {
+	f, err := rawsock.Filter(rawsock.FilterSpec{TCPDstPort: sport, ICMPErrors: true, Snaplen: 128})
+	if err != nil {
+		return nil, err
+	}
+	l, err := rawsock.Listen(rawsock.ListenConfig{Filter: f, Snaplen: 128})
+	if err != nil {
+		return nil, err
+	}
+	return &transport{
+		sport: sport, ttl: ttl, key: rawsock.NewKey(), epoch: time.Now(), l: l,
+		s6: map[netip.Addr]*rawsock.Sender{}, tpl: map[netip.Addr]*rawsock.SYNTemplate{},
+		routes: map[netip.Prefix]netip.Addr{}, srcs: map[netip.Addr]bool{},
+	}, nil
+}
+
+func (t *transport) close() {
+	t.l.Close()
+	if t.s4 != nil {
+		t.s4.Close()
+	}
+	for _, s := range t.s6 {
+		s.Close()
+	}
+}
+
+// source returns the local address for dst, looked up once per /24 (/64
+// in IPv6): hosts of one subnet share a route.
+func (t *transport) source(dst netip.Addr) (netip.Addr, error) {
+	bits := 24
+	if !dst.Is4() {
+		bits = 64
+	}
+	k, _ := dst.Prefix(bits)
+	if dst.IsLoopback() {
+		k = netip.PrefixFrom(dst, dst.BitLen()) // 127.0.0.0/8 answers from each address itself
+	}
+	if src, ok := t.routes[k]; ok {
+		return src, nil
+	}
+	src, err := rawsock.SourceFor(dst)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	t.routes[k] = src
+	t.mu.Lock()
+	t.srcs[src] = true
+	t.mu.Unlock()
+	return src, nil
+}
+
+func (t *transport) sender(src netip.Addr) (*rawsock.Sender, *rawsock.SYNTemplate, error) {
+	tpl := t.tpl[src]
+	if tpl == nil {
+		var err error
+		if tpl, err = rawsock.NewSYNTemplate(src, t.sport, t.ttl); err != nil {
+			return nil, nil, err
+		}
+		t.tpl[src] = tpl
+	}
+	if src.Is4() {
+		if t.s4 == nil {
+			s, err := rawsock.NewSender(rawsock.IPv4, netip.Addr{})
+			if err != nil {
+				return nil, nil, err
+			}
+			t.s4 = s
+		}
+		return t.s4, tpl, nil
+	}
+	s := t.s6[src]
+	if s == nil {
+		var err error
+		if s, err = rawsock.NewSender(rawsock.TCP6, src); err != nil {
+			return nil, nil, err
+		}
+		t.s6[src] = s
+	}
+	return s, tpl, nil
+}
+
+func (t *transport) now() uint32 { return uint32(time.Since(t.epoch) / tick) }
+
+// Send builds and sends one SYN per probe.
+func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
+	now := t.now()
+	var used []*rawsock.Sender
+	for _, p := range probes {
+		src, err := t.source(p.Addr)
+		if err != nil {
+			t.sendErrs++
+			t.sw.Answer(sweep.Answer{Addr: p.Addr, Port: p.Port, Verdict: sweep.Filtered, Reason: connect.ReasonNetUnreach})
+			_ = err
+			continue
+		}
+		s, tpl, err := t.sender(src)
+		if err != nil {
+			return err
+		}
+		if s.Full() {
+			if err := s.Flush(t.onSendErr); err != nil {
+				return err
+			}
+		}
+		c := t.key.Cookie(rawsock.ProtoTCP, src, p.Addr, t.sport, p.Port)
+		seq := c&^tickMask | now&tickMask
+		s.Add(p.Addr, tpl.Build(s.Buffer(), p.Addr, p.Port, seq, uint16(c>>16)), uint32(p.Port))
+		if len(used) == 0 || used[len(used)-1] != s {
+			used = append(used, s)
+		}
+	}
+	for _, s := range used {
+		if s.Len() > 0 {
+			if err := s.Flush(t.onSendErr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// onSendErr turns a refused send into a verdict: the kernel had no route,
+// or a local firewall refused the SYN. Nothing will answer, so the port is
+// decided now rather than after retries. Other errors leave the probe
+// unanswered: a retry may get through.
+func (t *transport) onSendErr(dst netip.Addr, port uint32, err error) {
+	t.sendErrs++
+	reason := ""
+	switch {
+	case errors.Is(err, syscall.ENETUNREACH):
+		reason = connect.ReasonNetUnreach
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		reason = connect.ReasonHostUnreach
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		reason = connect.ReasonProhibited
+	default:
+		return
+	}
+	t.sw.Answer(sweep.Answer{Addr: dst, Port: uint16(port), Verdict: sweep.Filtered, Reason: reason})
+}
+
+// receive reads replies until the listener is closed.
+func (t *transport) receive() {
+	var p rawsock.Packet
+	for {
+		_, err := t.l.Read(func(b []byte) {
+			if rawsock.Parse(b, &p) {
+				t.handle(&p)
+			}
+		})
+		if err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				t.err = fmt.Errorf("syn: read: %w", err)
+			}
+			return
+		}
+	}
+}
+
+func (t *transport) isSource(a netip.Addr) bool {
+	t.mu.RLock()
+	ok := t.srcs[a]
+	t.mu.RUnlock()
+	return ok
+}
+
+func (t *transport) handle(p *rawsock.Packet) {
+	switch p.Proto {
+	case rawsock.ProtoTCP:
+		if p.DstPort != t.sport || p.Flags&rawsock.FlagACK == 0 || !t.isSource(p.Dst) {
+			return
+		}
+		seq := p.Ack - 1
+		c := t.key.Cookie(rawsock.ProtoTCP, p.Dst, p.Src, t.sport, p.SrcPort)
+		if (seq^c)&^tickMask != 0 {
+			return
+		}
+		rtt := time.Duration((t.now()-seq)&tickMask)*tick + tick/2
+		a := sweep.Answer{Addr: p.Src, Port: p.SrcPort, FromHost: true, RTT: rtt}
+		switch {
+		case p.Flags&rawsock.FlagRST != 0:
+			a.Verdict, a.Reason = sweep.Closed, connect.ReasonReset
+		case p.Flags&rawsock.FlagSYN != 0:
+			a.Verdict, a.Reason = sweep.Open, connect.ReasonSynAck
+		default:
+			return
+		}
+		t.sw.Answer(a)
+	case rawsock.ProtoICMP, rawsock.ProtoICMPv6:
+		in := &p.Inner
+		if !in.Valid || in.Proto != rawsock.ProtoTCP || in.SrcPort != t.sport || !t.isSource(in.Src) {
+			return
+		}
+		c := t.key.Cookie(rawsock.ProtoTCP, in.Src, in.Dst, t.sport, in.DstPort)
+		if (in.Seq^c)&^tickMask != 0 {
+			return
+		}
+		reason := icmpReason(p.Proto == rawsock.ProtoICMPv6, p.ICMPType, p.ICMPCode)
+		t.sw.Answer(sweep.Answer{Addr: in.Dst, Port: in.DstPort, Verdict: sweep.Filtered, Reason: reason,
+			FromHost: p.Src == in.Dst, RTT: time.Duration((t.now()-in.Seq)&tickMask)*tick + tick/2})
+	}
+}
+
+// icmpReason names an ICMP error as nmap's --reason does.
+func icmpReason(v6 bool, typ, code uint8) string {
+	if v6 {
+		if typ == rawsock.ICMPv6TimeExceeded {
+			return ReasonTimeExceeded
+		}
+		switch code {
+		case 0:
+			return connect.ReasonNetUnreach
+		case 1, 5, 6:
+			return connect.ReasonProhibited
+		case 3:
+			return connect.ReasonHostUnreach
+		case 4:
+			return ReasonPortUnreach
+		}
+		return connect.ReasonHostUnreach
+	}
+	if typ == rawsock.ICMPTimeExceeded {
+		return ReasonTimeExceeded
+	}
+	switch code {
+	case 0, 6, 11:
+		return connect.ReasonNetUnreach
+	case 1, 7, 12:
+		return connect.ReasonHostUnreach
+	case 2:
+		return ReasonProtoUnreach
+	case 3:
+		return ReasonPortUnreach
+	case 9, 10, 13:
+		return connect.ReasonProhibited
+	}
+	return connect.ReasonHostUnreach
+}
