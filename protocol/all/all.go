@@ -24,6 +24,7 @@ import (
 	"github.com/portrait-scanner/portrait/protocol/redis"
 	"github.com/portrait-scanner/portrait/protocol/rsync"
 	"github.com/portrait-scanner/portrait/protocol/simple"
+	"github.com/portrait-scanner/portrait/protocol/sip"
 	"github.com/portrait-scanner/portrait/protocol/smb"
 	"github.com/portrait-scanner/portrait/protocol/smtp"
 	"github.com/portrait-scanner/portrait/protocol/ssh"
@@ -59,6 +60,7 @@ func Modules() []protocol.Module {
 		simple.NewDaytime(),
 		simple.NewEcho(),
 		simple.NewTime(),
+		sip.New(),
 		smb.New(),
 		smtp.New(),
 		ssh.New(),
