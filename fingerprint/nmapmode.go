@@ -401,6 +401,11 @@ func (e *Engine) nmapDecide(t Target, isTLS bool, ev *evidence) *Service {
 		svc.Fingerprint = ""
 	case soft != nil && (strict || svc.Service == "" || svc.Method == "table"):
 		applyNmap(svc, soft, isTLS, strict)
+		// nmap prints the fingerprint of a softmatched service too: it is
+		// what a new match line would be written from.
+		if svc.Fingerprint == "" && len(svc.exchanges) > 0 {
+			svc.Fingerprint = SF(t.Port, "TCP", svc.exchanges)
+		}
 	case (svc.Service == "" || svc.Method == "table") && len(svc.Probes) == 0:
 		ti := tlsIndex(isTLS)
 		st.mu.Lock()
