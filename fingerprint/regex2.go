@@ -128,7 +128,15 @@ func (u *unlessRegex) FindStringSubmatchIndex(s string) []int {
 }
 
 func (r *regex2) matches(s string) bool {
-	runes, _ := textRunes(s)
+	if !r.mayMatch(s) {
+		return false
+	}
+	buf := runePool.Get().(*[]rune)
+	defer runePool.Put(buf)
+	runes, _ := textRunes(s, (*buf)[:0])
+	if cap(runes) <= 1<<16 {
+		*buf = runes[:0]
+	}
 	m, err := r.re.FindRunesMatch(runes)
 	return err == nil && m != nil
 }
@@ -148,6 +156,7 @@ func compileOne(expr string, fl flavour) (*regex2, error) {
 	}
 	re.MatchTimeout = MatchTimeout
 	r := &regex2{re: re, expr: expr}
+	r.prefix, r.fold, r.lineStart = anchoredPrefix(expr, fl)
 	for _, n := range re.GetGroupNumbers() {
 		if n > r.maxGroup {
 			r.maxGroup = n
@@ -213,7 +222,45 @@ type regex2 struct {
 	re       *regexp2.Regexp
 	expr     string
 	maxGroup int
+	// prefix is a literal every match starts with, at the start of the
+	// text or, with lineStart, of a line: checked before running regexp2,
+	// which costs microseconds even when it fails at once.
+	prefix    string
+	fold      bool
+	lineStart bool
 }
+
+// mayMatch is the anchored-prefix check.
+func (r *regex2) mayMatch(s string) bool {
+	if r.prefix == "" {
+		return true
+	}
+	has := func(t string) bool {
+		if len(t) < len(r.prefix) {
+			return false
+		}
+		if r.fold {
+			return strings.EqualFold(t[:len(r.prefix)], r.prefix)
+		}
+		return t[:len(r.prefix)] == r.prefix
+	}
+	if has(s) {
+		return true
+	}
+	if !r.lineStart {
+		return false
+	}
+	for i := strings.IndexByte(s, '\n'); i >= 0; {
+		s = s[i+1:]
+		if has(s) {
+			return true
+		}
+		i = strings.IndexByte(s, '\n')
+	}
+	return false
+}
+
+var runePool = sync.Pool{New: func() any { b := make([]rune, 0, 256); return &b }}
 
 func (r *regex2) String() string { return r.expr }
 
@@ -229,7 +276,15 @@ func (r *regex2) SubexpIndex(name string) int {
 // -1 for groups that did not take part, nil when there is no match or the
 // match timed out.
 func (r *regex2) FindStringSubmatchIndex(s string) []int {
-	runes, offs := textRunes(s)
+	if !r.mayMatch(s) {
+		return nil
+	}
+	buf := runePool.Get().(*[]rune)
+	defer runePool.Put(buf)
+	runes, offs := textRunes(s, (*buf)[:0])
+	if cap(runes) <= 1<<16 {
+		*buf = runes[:0]
+	}
 	m, err := r.re.FindRunesMatch(runes)
 	if err != nil || m == nil {
 		return nil
@@ -259,7 +314,7 @@ func (r *regex2) FindStringSubmatchIndex(s string) []int {
 // to their rune, any other byte to the rune of its value. offs maps rune
 // index to byte offset (len(runes)+1 entries); nil when s is ASCII and the
 // two coincide.
-func textRunes(s string) (runes []rune, offs []int) {
+func textRunes(s string, runes []rune) ([]rune, []int) {
 	ascii := true
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
@@ -267,7 +322,7 @@ func textRunes(s string) (runes []rune, offs []int) {
 			break
 		}
 	}
-	runes = make([]rune, 0, len(s))
+	var offs []int
 	if ascii {
 		for i := 0; i < len(s); i++ {
 			runes = append(runes, rune(s[i]))
@@ -944,6 +999,99 @@ func pcreLiteral(expr string) (lit string, fold bool) {
 		best = strings.ToLower(best)
 	}
 	return best, fold
+}
+
+// anchoredPrefix finds the literal a pattern's matches start with when it
+// is anchored ("^OpenSSH_", "(?i)\\AServer: "): lineStart when the anchor
+// also matches after a newline (Ruby's ^, PCRE's ^ under (?m)).
+func anchoredPrefix(expr string, fl flavour) (lit string, fold, lineStart bool) {
+	if hasOptionFlag(expr, 'x') || hasTopLevelAlt(expr) {
+		return "", false, false
+	}
+	fold = hasOptionFlag(expr, 'i')
+	multi := hasOptionFlag(expr, 'm')
+	i := 0
+	// Leading option groups: "(?i)", "(?mi)".
+	for strings.HasPrefix(expr[i:], "(?") {
+		j := i + 2
+		for j < len(expr) && (expr[j] >= 'a' && expr[j] <= 'z' || expr[j] == '-') {
+			j++
+		}
+		if j >= len(expr) || expr[j] != ')' {
+			break
+		}
+		i = j + 1
+	}
+	switch {
+	case strings.HasPrefix(expr[i:], `\A`):
+		i += 2
+	case strings.HasPrefix(expr[i:], "^"):
+		i++
+		lineStart = fl == flavourRuby || multi
+	default:
+		return "", false, false
+	}
+	var run []byte
+	for i < len(expr) {
+		c := expr[i]
+		var atom byte
+		n := 1
+		switch {
+		case c == '\\':
+			if i+1 >= len(expr) {
+				return "", false, false
+			}
+			d := expr[i+1]
+			if d >= utf8.RuneSelf || d >= 'a' && d <= 'z' || d >= 'A' && d <= 'Z' || d >= '0' && d <= '9' || d == '_' {
+				i = len(expr) // an escape class, anchor or code: the run ends
+				continue
+			}
+			atom, n = d, 2
+		case c >= utf8.RuneSelf || c < 0x20 || strings.IndexByte(".^$*+?{[()|", c) >= 0:
+			i = len(expr)
+			continue
+		default:
+			atom = c
+		}
+		i += n
+		if i < len(expr) {
+			q := expr[i]
+			if q == '?' || q == '*' || q == '{' && strings.HasPrefix(expr[i:], "{0") || q == '{' && strings.HasPrefix(expr[i:], "{,") {
+				break
+			}
+			if q == '+' || q == '{' {
+				run = append(run, atom)
+				break
+			}
+		}
+		run = append(run, atom)
+	}
+	if len(run) < 2 {
+		return "", false, false
+	}
+	return string(run), fold, lineStart
+}
+
+// hasTopLevelAlt reports a "|" outside any group or class.
+func hasTopLevelAlt(expr string) bool {
+	depth := 0
+	for i := 0; i < len(expr); i++ {
+		switch expr[i] {
+		case '\\':
+			i++
+		case '[':
+			i += classLen(expr[i:]) - 1
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case '|':
+			if depth == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasOptionFlag reports whether an inline option group anywhere in expr

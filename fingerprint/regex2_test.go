@@ -242,3 +242,39 @@ func TestUnless(t *testing.T) {
 		t.Errorf("literal %q", lit)
 	}
 }
+
+func TestAnchoredPrefix(t *testing.T) {
+	tests := []struct {
+		expr      string
+		fl        flavour
+		lit       string
+		fold      bool
+		lineStart bool
+	}{
+		{`^OpenSSH_([\w.]+)`, flavourRuby, "OpenSSH_", false, true},
+		{`^OpenSSH_([\w.]+)`, flavourPCRE, "OpenSSH_", false, false},
+		{`(?i)^vsFTPd (\d+)`, flavourRuby, "vsFTPd ", true, true},
+		{`\AServer\: x`, flavourRuby, "Server: x", false, false},
+		{`^ab?c`, flavourRuby, "a", false, false}, // too short
+		{`^abc+d`, flavourRuby, "abc", false, true},
+		{`^abc*d`, flavourRuby, "ab", false, true},
+		{`^a|^b`, flavourRuby, "", false, false},
+		{`x^abc`, flavourRuby, "", false, false},
+		{`(?m)^abc`, flavourPCRE, "abc", false, true},
+	}
+	for _, tt := range tests {
+		lit, fold, ls := anchoredPrefix(tt.expr, tt.fl)
+		if tt.lit == "a" {
+			tt.lit = ""
+		}
+		if lit != tt.lit || (lit != "" && (fold != tt.fold || ls != tt.lineStart)) {
+			t.Errorf("anchoredPrefix(%q) = %q %v %v; want %q %v %v", tt.expr, lit, fold, ls, tt.lit, tt.fold, tt.lineStart)
+		}
+	}
+	re, _ := Ruby(`(?i)^vsftpd (\d+)`)
+	for text, want := range map[string]bool{"vsFTPd 3": true, "x\nVSFTPD 3": true, "x vsftpd 3": false} {
+		if got := re.FindStringSubmatchIndex(text) != nil; got != want {
+			t.Errorf("%q: %v, want %v", text, got, want)
+		}
+	}
+}

@@ -280,3 +280,7 @@ func Dialects(cat *fingerprint.Catalog) {
 		cat.RegisterDialect(name, c)
 	}
 }
+
+// Compiler returns the compiler of a recog dialect ("recog",
+// "recog:<view>"), or nil.
+func Compiler(dialect string) fingerprint.RegexCompiler { return dialects[dialect] }

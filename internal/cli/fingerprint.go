@@ -15,50 +15,8 @@ func newFingerprintCmd(g *globals) *cobra.Command {
 		Use:   "fingerprint",
 		Short: "Work with fingerprint rules: validate, test, list",
 	}
-	cmd.AddCommand(newValidateCmd(g), newTestCmd(g), newListCmd(g))
+	cmd.AddCommand(newCatalogValidateCmd(g), newTestCmd(g), newCatalogListCmd(g), newCatalogShowCmd(g), newCatalogSyncCmd(g))
 	return cmd
-}
-
-func newValidateCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "validate FILE...",
-		Short: "Check rule files: syntax, regexes, and every rule's examples",
-		Long: `Validate loads each rule file on top of the builtin rules (names must not collide),
-compiles every pattern and runs every example through the whole catalog. It exits
-non-zero when anything fails, listing each failure on its own line.
-With no FILE it validates the builtin rules.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cat, err := fingerprint.Builtin()
-			if err != nil {
-				return fmt.Errorf("builtin rules: %w", err)
-			}
-			base := cat.Len()
-			for _, f := range args {
-				if err := cat.LoadFile(f); err != nil {
-					return usageError{err}
-				}
-			}
-			passed, failures := cat.CheckExamples()
-			if len(args) > 0 {
-				// Report only on the user's rules.
-				var mine []fingerprint.ExampleFailure
-				for _, f := range failures {
-					if !strings.HasPrefix(f.Source, "builtin:") {
-						mine = append(mine, f)
-					}
-				}
-				failures = mine
-			}
-			for _, f := range failures {
-				fmt.Fprintln(g.stdout, f.Error())
-			}
-			fmt.Fprintf(g.stdout, "%d rules (%d builtin), %d examples passed, %d failures\n", cat.Len(), base, passed, len(failures))
-			if len(failures) > 0 {
-				return fmt.Errorf("%d rule example(s) failed", len(failures))
-			}
-			return nil
-		},
-	}
 }
 
 func newTestCmd(g *globals) *cobra.Command {
@@ -120,24 +78,6 @@ prints every match with its product, version and confidence. C escapes in BANNER
 	cmd.Flags().StringArrayVar(&fields, "field", nil, "extra evidence field name=value (repeatable)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the matches as JSON")
 	return cmd
-}
-
-func newListCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the builtin rules",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cat, err := fingerprint.Builtin()
-			if err != nil {
-				return err
-			}
-			for _, r := range cat.Rules() {
-				fmt.Fprintf(g.stdout, "%-32s %-12s %-8s %s\n", r.Name, r.Category, firstStr(r.Role, "server"), r.Product)
-			}
-			fmt.Fprintf(g.stdout, "%d rules\n", cat.Len())
-			return nil
-		},
-	}
 }
 
 // unescape decodes C escapes so banners with control bytes can be typed.
