@@ -74,7 +74,7 @@ type Sender struct {
 	msgs  [MaxBatch]unix.Mmsghdr
 	sa4   [MaxBatch]unix.RawSockaddrInet4
 	sa6   [MaxBatch]unix.RawSockaddrInet6
-	dsts  [MaxBatch]netip.Addr
+	dsts  [MaxBatch]netip.AddrPort
 	tags  [MaxBatch]uint32
 	Sent  uint64 // packets the kernel accepted
 	Fails uint64 // packets refused (no route, filtered locally...)
@@ -127,10 +127,14 @@ func NewSender(kind Kind, src netip.Addr) (*Sender, error) {
 			return nil, fmt.Errorf("raw socket: bind %s: %w", src, err)
 		}
 	}
+	s.initBufs()
+	return s, nil
+}
+
+func (s *Sender) initBufs() {
 	for i := range s.bufs {
 		s.bufs[i] = make([]byte, 0, 256)
 	}
-	return s, nil
 }
 
 // Close releases the socket.
@@ -146,9 +150,10 @@ func (s *Sender) Full() bool { return s.n == MaxBatch }
 // Len is the number of packets queued.
 func (s *Sender) Len() int { return s.n }
 
-// Add queues pkt for dst. pkt should be the slice Buffer returned (it is
-// copied otherwise). tag comes back with a send error (a port, an index).
-func (s *Sender) Add(dst netip.Addr, pkt []byte, tag uint32) {
+// Add queues pkt for dst (the port is 0 on raw sockets). pkt should be the
+// slice Buffer returned (it is copied otherwise). tag comes back with a
+// send error (a port, an index).
+func (s *Sender) Add(dst netip.AddrPort, pkt []byte, tag uint32) {
 	i := s.n
 	if len(pkt) > 0 && cap(s.bufs[i]) > 0 && &pkt[:1][0] == &s.bufs[i][:1][0] {
 		s.bufs[i] = pkt
@@ -164,22 +169,25 @@ func (s *Sender) Add(dst netip.Addr, pkt []byte, tag uint32) {
 // (no route, a local firewall, a full queue after retrying) is passed to
 // onErr and skipped; the rest still go out. The returned error is only for
 // a broken socket.
-func (s *Sender) Flush(onErr func(dst netip.Addr, tag uint32, err error)) error {
+func (s *Sender) Flush(onErr func(dst netip.AddrPort, tag uint32, err error)) error {
 	n := s.n
 	for i := 0; i < n; i++ {
 		b := s.bufs[i]
-		s.iovs[i].Base = &b[0]
+		s.iovs[i].Base = nil
+		if len(b) > 0 {
+			s.iovs[i].Base = &b[0] // an empty datagram is a valid UDP probe
+		}
 		s.iovs[i].SetLen(len(b))
 		h := &s.msgs[i].Hdr
 		*h = unix.Msghdr{}
 		h.Iov = &s.iovs[i]
 		h.SetIovlen(1)
 		if s.six {
-			s.sa6[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: s.dsts[i].As16()}
+			s.sa6[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(s.dsts[i].Port()), Addr: s.dsts[i].Addr().As16()}
 			h.Name = (*byte)(unsafe.Pointer(&s.sa6[i]))
 			h.Namelen = unix.SizeofSockaddrInet6
 		} else {
-			s.sa4[i] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: s.dsts[i].As4()}
+			s.sa4[i] = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: htons(s.dsts[i].Port()), Addr: s.dsts[i].Addr().As4()}
 			h.Name = (*byte)(unsafe.Pointer(&s.sa4[i]))
 			h.Namelen = unix.SizeofSockaddrInet4
 		}

@@ -287,7 +287,7 @@ func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
 		}
 		c := t.key.Cookie(rawsock.ProtoTCP, src, p.Addr, t.sport, p.Port)
 		seq := c&^tickMask | now&tickMask
-		s.Add(p.Addr, tpl.Build(s.Buffer(), p.Addr, p.Port, seq, uint16(c>>16)), uint32(p.Port))
+		s.Add(netip.AddrPortFrom(p.Addr, 0), tpl.Build(s.Buffer(), p.Addr, p.Port, seq, uint16(c>>16)), uint32(p.Port))
 		if len(used) == 0 || used[len(used)-1] != s {
 			used = append(used, s)
 		}
@@ -306,7 +306,7 @@ func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
 // or a local firewall refused the SYN. Nothing will answer, so the port is
 // decided now rather than after retries. Other errors leave the probe
 // unanswered: a retry may get through.
-func (t *transport) onSendErr(dst netip.Addr, port uint32, err error) {
+func (t *transport) onSendErr(dst netip.AddrPort, port uint32, err error) {
 	t.sendErrs++
 	reason := ""
 	switch {
@@ -319,7 +319,7 @@ func (t *transport) onSendErr(dst netip.Addr, port uint32, err error) {
 	default:
 		return
 	}
-	t.sw.Answer(sweep.Answer{Addr: dst, Port: uint16(port), Verdict: sweep.Filtered, Reason: reason})
+	t.sw.Answer(sweep.Answer{Addr: dst.Addr(), Port: uint16(port), Verdict: sweep.Filtered, Reason: reason})
 }
 
 // receive reads replies until the listener is closed.
