@@ -74,6 +74,19 @@ func (e *Engine) decide(t Target, isTLS bool, ev *evidence) *Service {
 			}
 		}
 	}
+	// A rule with role "service" names only the protocol (an RTSP status
+	// line, a Java RMI ProtocolAck): data probes identify services that have
+	// no module this way, with the version and details the answer shows.
+	if proto == nil && primary == nil {
+		for _, tc := range techs {
+			if tc.Role == "service" {
+				m := tc.match
+				svc.Service, svc.Method, svc.Confidence = firstNonEmpty(m.Service, m.Category), "matched", tc.Confidence
+				svc.Version, svc.Info, svc.Device = tc.Version, tc.Info, m.Device
+				break
+			}
+		}
+	}
 	if svc.Service == "" && isTLS {
 		svc.Service, svc.Method, svc.Confidence = "ssl", "probed", 90
 	}
@@ -100,6 +113,9 @@ func (e *Engine) decide(t Target, isTLS bool, ev *evidence) *Service {
 		}
 	}
 	for i := range techs {
+		if techs[i].Role == "service" {
+			continue // a protocol, not a technology
+		}
 		svc.Stack = append(svc.Stack, techs[i].Tech)
 	}
 	if svc.OS != "" && !hasProduct(svc.Stack, svc.OS) {

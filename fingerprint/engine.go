@@ -327,6 +327,11 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 			start(m, nil, nil)
 		}
 	}
+	// The data probes the port number calls for start at once too: a probe
+	// is the protocol knowledge of a service without a module (JavaRMI on
+	// 1099, RTSPRequest on 554), so it deserves the same head start; sent
+	// after the layers it would cost a whole extra round on silent ports.
+	e.runProbes(lctx, t, tlsMode, ev, &wg, func(p *Probe) bool { return p.onPort(t.Port, tlsMode) })
 	tryTLS := func() {
 		if tlsMode || e.cfg.NoTLS || !ev.markRan("tls-detect", false) {
 			return
@@ -544,12 +549,13 @@ func safeClaim(m protocol.Module, banner []byte) (ok bool) {
 
 // runProbes sends the data probes that pass the filter, each on its own
 // connection, and stores the answers as probe.<name> fields.
-func (e *Engine) runProbes(ctx context.Context, t Target, tlsMode bool, ev *evidence, wg *sync.WaitGroup, want func(*Probe) bool) {
+func (e *Engine) runProbes(ctx context.Context, t Target, tlsMode bool, ev *evidence, wg *sync.WaitGroup, want func(*Probe) bool) (started int) {
 	for i := range e.probes {
 		p := &e.probes[i]
 		if p.Transport != "tcp" || !want(p) || !ev.markRan("probe:"+p.Name, tlsMode) {
 			continue
 		}
+		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -576,36 +582,54 @@ func (e *Engine) runProbes(ctx context.Context, t Target, tlsMode bool, ev *evid
 			ev.mu.Unlock()
 		}()
 	}
+	return started
 }
 
 // followUps runs the data probes that earlier findings call for (GET
 // /version once a Go HTTP server looks like etcd...).
 func (e *Engine) followUps(ctx context.Context, t Target, isTLS bool, ev *evidence) {
-	ev.mu.Lock()
-	fields := make(map[string]string, len(ev.fields))
-	for k, v := range ev.fields {
-		fields[k] = v
-	}
-	ev.mu.Unlock()
-	hits := map[string]bool{}
-	for _, m := range e.catalog.Match(fields) {
-		hits[m.Rule] = true
-		hits[strings.ToLower(m.Product)] = true
-	}
-	for _, r := range ev.results {
-		hits[r.service] = true
-	}
-	var wg sync.WaitGroup
-	e.runProbes(ctx, t, isTLS, ev, &wg, func(p *Probe) bool {
-		if len(p.After) > 0 {
+	// Two rounds: a probe sent in the first (the last resort below) may
+	// identify what a second one is "after" (ajp-cping's CPong calls for
+	// ajp-request). Probes run once per port, so a round with nothing new
+	// to send ends the loop.
+	for round := 0; round < 2; round++ {
+		ev.mu.Lock()
+		fields := make(map[string]string, len(ev.fields))
+		for k, v := range ev.fields {
+			fields[k] = v
+		}
+		ev.mu.Unlock()
+		hits := map[string]bool{}
+		named := false // a rule already names the service or its product
+		for _, m := range e.catalog.Match(fields) {
+			hits[m.Rule] = true
+			hits[strings.ToLower(m.Product)] = true
+			if m.Role == "server" || m.Role == "proxy" || m.Role == "service" {
+				named = true
+			}
+		}
+		ev.mu.Lock()
+		for _, r := range ev.results {
+			hits[r.service] = true
+		}
+		unknown := len(ev.results) == 0 && !named
+		ev.mu.Unlock()
+		var wg sync.WaitGroup
+		sent := e.runProbes(ctx, t, isTLS, ev, &wg, func(p *Probe) bool {
 			for _, a := range p.After {
 				if hits[strings.ToLower(a)] {
 					return true
 				}
 			}
-			return false
+			// Last resort, as nmap does: a port no module and no rule could
+			// name gets every probe up to the configured intensity, so
+			// services on unusual ports are still found by their data
+			// probes. Ports that were identified never pay for this.
+			return unknown && (p.onPort(t.Port, isTLS) || p.Rarity <= e.cfg.Intensity)
+		})
+		wg.Wait()
+		if sent == 0 {
+			return
 		}
-		return p.onPort(t.Port, isTLS) && len(ev.results) == 0
-	})
-	wg.Wait()
+	}
 }
