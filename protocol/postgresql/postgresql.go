@@ -297,10 +297,22 @@ func ParseMessages(b []byte) ([]Message, error) {
 		}
 		n := binary.BigEndian.Uint32(b[1:5])
 		if t == 'E' && (n < 4 || n > maxMessage) && printable(b[1:min(len(b), 8)]) {
-			// Protocol 2 error: "E" + text + NUL.
+			// Protocol 2 error: "E" + "SEVERITY:  text" + NUL. Both the
+			// severity and the NUL are required: text protocols also start
+			// lines with E (IRC's "ERROR :Closing link", SMTP-ish "ERR").
 			text := b[1:]
-			if i := bytes.IndexByte(text, 0); i >= 0 {
+			i := bytes.IndexByte(text, 0)
+			if i < 0 && len(text) < maxV2Error {
+				if !v2Prefix(text) {
+					return out, errors.New("not a protocol-2 error")
+				}
+				return out, errTruncated
+			}
+			if i >= 0 {
 				text = text[:i]
+			}
+			if !v2Prefix(text) {
+				return out, errors.New("not a protocol-2 error")
 			}
 			if len(text) > 1024 {
 				text = text[:1024]
@@ -317,6 +329,40 @@ func ParseMessages(b []byte) ([]Message, error) {
 		b = b[1+n:]
 	}
 	return out, nil
+}
+
+// maxV2Error bounds the wait for a protocol-2 error's NUL terminator.
+const maxV2Error = 4096
+
+// v2Prefix reports whether text can start a protocol-2 error: an upper-case
+// severity ("FATAL", "ERROR", old servers' "FATAL 1") and a colon. A prefix
+// still too short to tell is accepted.
+func v2Prefix(text []byte) bool {
+	i := 0
+	for i < len(text) && text[i] >= 'A' && text[i] <= 'Z' {
+		i++
+	}
+	if i == len(text) {
+		return true // "FAT": wait for more
+	}
+	if i < 3 || i > 10 {
+		return false
+	}
+	if text[i] == ':' {
+		return true
+	}
+	if text[i] != ' ' { // "FATAL 1:" is the only other form
+		return false
+	}
+	i++
+	j := i
+	for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+		i++
+	}
+	if i == len(text) {
+		return true
+	}
+	return i > j && text[i] == ':'
 }
 
 // messagesDone reports whether b holds an answer we can stop reading at: an

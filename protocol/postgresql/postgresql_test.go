@@ -166,6 +166,13 @@ func TestRun(t *testing.T) {
 			raw:     []byte("-ERR unknown command\r\n"),
 			wantErr: protocol.ErrNotThisProtocol,
 		},
+		{
+			// lab2's ngIRCd refusing the connection: "E" then text, like a
+			// protocol-2 error but without severity or NUL.
+			name:    "irc ERROR line",
+			raw:     load(t, "lab2-ngircd", "pg-sslrequest.bin"),
+			wantErr: protocol.ErrNotThisProtocol,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,6 +208,35 @@ func TestRun(t *testing.T) {
 	}
 }
 
+func TestParseMessagesV2(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		v2   bool // one protocol-2 error parsed
+		wait bool // truncated: read on
+	}{
+		{"fatal", "EFATAL:  unsupported frontend protocol 4.0\n\x00", true, false},
+		{"old numbered severity", "EFATAL 1:  unsupported frontend protocol\n\x00", true, false},
+		{"partial severity", "EFAT", false, true},
+		{"no NUL yet", "EFATAL:  unsupported", false, true},
+		{"irc error", "ERROR :Closing link: (x@127.0.0.1) [Registration timeout]\r\n", false, false},
+		{"irc error with NUL", "ERROR :x\x00", false, false},
+		{"text without severity", "Eh? what\x00", false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			msgs, err := ParseMessages([]byte(tc.in))
+			got := len(msgs) == 1 && msgs[0].V2
+			if got != tc.v2 {
+				t.Errorf("v2 = %v (%v, %v), want %v", got, msgs, err, tc.v2)
+			}
+			if w := errors.Is(err, errTruncated); w != tc.wait {
+				t.Errorf("truncated = %v (%v), want %v", w, err, tc.wait)
+			}
+		})
+	}
+}
+
 func TestParseMessagesBounds(t *testing.T) {
 	huge := []byte{'R', 0x7f, 0xff, 0xff, 0xff}
 	if msgs, err := ParseMessages(huge); err == nil || len(msgs) != 0 {
@@ -213,6 +249,7 @@ func TestParseMessagesBounds(t *testing.T) {
 
 func FuzzParseMessages(f *testing.F) {
 	f.Add(load(f, "lab-15432", "pg-startup.bin"))
+	f.Add(load(f, "lab2-ngircd", "pg-sslrequest.bin"))
 	f.Add(load(f, "lab-15432", "pg-startup-v4.bin"))
 	f.Add([]byte("EFATAL:  unsupported frontend protocol 4.0: server supports 1.0 to 3.0\n\x00"))
 	f.Add(cat(msg('R', []byte{0, 0, 0, 0}), param("server_version", "15.18"), msg('Z', []byte("I"))))
