@@ -150,7 +150,7 @@ func convert(db *Database, f *Fingerprint, src source, used map[string]int, unle
 			osParam = "os.family"
 		}
 		if osParam != "" {
-			pat.OS = ps.template(osParam)
+			pat.OS = distro(ps, ps.template(osParam))
 			pat.OSVersion = ps.template("os.version")
 		}
 	}
@@ -210,6 +210,29 @@ func staticValue(ps fpParams, name string) string {
 	return ""
 }
 
+// distros are the os.vendor values recog pairs with os.product "Linux"
+// that name a distribution, which is what portrait's rules report as OS
+// ("Debian", not "Linux").
+var distros = map[string]string{
+	"debian": "Debian", "ubuntu": "Ubuntu", "kubuntu": "Ubuntu", "xubuntu": "Ubuntu", "raspbian": "Raspbian",
+	"red hat": "Red Hat Enterprise Linux", "centos": "CentOS", "suse": "SUSE Linux", "opensuse": "openSUSE",
+	"mandriva": "Mandriva", "gentoo": "Gentoo", "cloudlinux": "CloudLinux", "turbolinux": "Turbolinux",
+	"alpine": "Alpine Linux", "arch": "Arch Linux", "kali": "Kali Linux", "oracle": "Oracle Linux",
+	"slackware": "Slackware", "scientific": "Scientific Linux", "amazon": "Amazon Linux", "asianux": "Asianux",
+	"fedora project": "Fedora",
+}
+
+// distro turns a generic "Linux" into the distribution os.vendor names.
+func distro(ps fpParams, os string) string {
+	if !strings.EqualFold(strings.TrimSpace(os), "linux") {
+		return os
+	}
+	if d, ok := distros[strings.ToLower(staticValue(ps, "os.vendor"))]; ok {
+		return d
+	}
+	return os
+}
+
 // isShield says whether a fingerprint names nothing: recog's "assert
 // nothing" entries and generic banners, which stop recog's first-match
 // search and so shield the fingerprints after them.
@@ -242,6 +265,9 @@ func productName(ps fpParams, role, prefix, category, description string) (produ
 		}
 		if ps.static(name) {
 			if v := strings.TrimSpace(ps.template(name)); v != "" {
+				if role == "os" {
+					v = distro(ps, v)
+				}
 				return display(vendor, v, category, role), info
 			}
 			continue
@@ -324,16 +350,11 @@ var aliases = map[string]string{
 	"cloudflare|cloudflare load balancer":   "Cloudflare http proxy",
 }
 
-// generic product words recog pairs with a vendor ("Microsoft" "DNS").
-var generic = map[string]bool{
-	"http": true, "httpd": true, "dns": true, "ftp": true, "ftpd": true, "ssh": true, "smtp": true,
-	"esmtp": true, "iis": true, "mail server": true, "ftp server": true, "web server": true,
-	"ssh server": true, "dns server": true, "recursor": true, "resolver": true, "authoritative server": true,
-	"collaboration": true, "gateway": true, "media server": true, "messaging server": true,
-	"virtual environment": true, "firewall": true, "proxy": true, "server": true, "ios": false,
-}
-
-// display names a product as portrait's rules would.
+// display names a product as portrait's rules would: nmap's name where an
+// alias says so, else recog's product prefixed by its vendor unless the
+// name already carries it ("Microsoft" "Exchange Server" → "Microsoft
+// Exchange Server", "ntop" "ntopng" → "ntopng"). Components (Apache
+// modules) keep their own names.
 func display(vendor, product, category, role string) string {
 	v, p := strings.ToLower(vendor), strings.ToLower(product)
 	if a, ok := aliases[v+"|"+p+"|"+category]; ok {
@@ -342,30 +363,15 @@ func display(vendor, product, category, role string) string {
 	if a, ok := aliases[v+"|"+p]; ok {
 		return a
 	}
-	if vendor == "" || strings.Contains(p, firstWord(v)) || role == "os" {
+	if vendor == "" || role == "component" || strings.Contains(p, firstWord(v)) {
 		return product
 	}
-	if generic[p] || strings.HasPrefix(p, "exchange") || isAcronym(product) {
-		return vendor + " " + product
-	}
-	return product
+	return vendor + " " + product
 }
 
 func firstWord(s string) string {
 	w, _, _ := strings.Cut(s, " ")
 	return w
-}
-
-func isAcronym(s string) bool {
-	if len(s) > 5 {
-		return false
-	}
-	for _, r := range s {
-		if r >= 'a' && r <= 'z' {
-			return false
-		}
-	}
-	return true
 }
 
 func firstNonEmpty(s ...string) string {

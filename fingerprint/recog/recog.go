@@ -17,12 +17,15 @@
 //     REG_MULTILINE, REG_LINE_ANY_CRLF → Ruby (?m), i.e. dot-all.
 //   - params: the rule's role comes from what it names: service.product or
 //     service.family → server, else os.* → os, else hw.* → device, else
-//     service.component.* → component. Product is that product (a recog
-//     vendor/product pair renamed to nmap's naming where portrait's builtin
-//     rules use it, e.g. Apache HTTPD → "Apache httpd"); when recog takes
-//     the product from a capture group, the rule's product is the family or
-//     vendor and the captured name goes to Info. Version ← <role>.version,
-//     OS ← os.product/os.family, OS version ← os.version, device ←
+//     service.component.* → component. Product is that product, renamed
+//     to nmap's naming where portrait's builtin rules use it (Apache HTTPD
+//     → "Apache httpd", so both catalogs merge into one product), else
+//     prefixed by its vendor unless the name already carries it ("Microsoft
+//     Exchange Server"); when recog captures the product name, the rule's
+//     product is the family or vendor and the captured name goes to Info.
+//     Version ← <role>.version, OS ← os.product/os.family (a distribution
+//     rather than "Linux" when os.vendor names one), OS version ←
+//     os.version, device ←
 //     hw.device, CPE ← <role>.cpe23 rewritten to CPE 2.3, pos>0 params are
 //     capture groups ({N} templates), {param} references are interpolated.
 //   - certainty (fingerprint attribute or <role>.certainty param, default

@@ -137,7 +137,7 @@ func TestConvert(t *testing.T) {
 	}
 	p := r.Patterns[0]
 	if p.Dialect != "recog:ssh" || p.Type != "ssh_banner" || p.VersionGroup != 1 || p.Confidence != 65 ||
-		p.CPE != "cpe:2.3:a:openbsd:openssh:{version}:*:*:*:*:*:*:*" || p.OS != "Linux" {
+		p.CPE != "cpe:2.3:a:openbsd:openssh:{version}:*:*:*:*:*:*:*" || p.OS != "Debian" {
 		t.Fatalf("pattern %+v", p)
 	}
 	if r.Examples[0].Fields["ssh.banner"] != "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3" || r.Examples[0].Version != "9.2p1" {
