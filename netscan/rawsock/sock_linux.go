@@ -249,6 +249,8 @@ type Listener struct {
 	bufs    [][]byte
 	snaplen int
 	idle    int // consecutive empty polls
+	ifindex int
+	proto   uint16
 }
 
 // The reader's nap between polls, and how many empty polls in a row make
@@ -272,6 +274,10 @@ type ListenConfig struct {
 	RcvBuf int
 	// Batch is how many packets one read may return (default 64).
 	Batch int
+	// Ethernet opens the socket in SOCK_RAW mode for one EtherType:
+	// packets (and the filter's offsets) start at the Ethernet header.
+	Ethernet  bool
+	EtherType uint16
 }
 
 // Listen opens a packet socket. The filter is attached before the socket
@@ -289,7 +295,11 @@ func Listen(cfg ListenConfig) (*Listener, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 64
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	typ, proto := unix.SOCK_DGRAM, uint16(unix.ETH_P_ALL)
+	if cfg.Ethernet {
+		typ, proto = unix.SOCK_RAW, cfg.EtherType
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, wrapPerm("packet socket", err)
 	}
@@ -311,11 +321,11 @@ func Listen(cfg ListenConfig) (*Listener, error) {
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return fail("receive timeout", err)
 	}
-	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: cfg.Ifindex}
+	sa := &unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: cfg.Ifindex}
 	if err := unix.Bind(fd, sa); err != nil {
 		return fail("bind", err)
 	}
-	l := &Listener{fd: fd, snaplen: cfg.Snaplen}
+	l := &Listener{fd: fd, snaplen: cfg.Snaplen, ifindex: cfg.Ifindex, proto: proto}
 	l.msgs = make([]unix.Mmsghdr, cfg.Batch)
 	l.iovs = make([]unix.Iovec, cfg.Batch)
 	l.bufs = make([][]byte, cfg.Batch)
@@ -450,4 +460,22 @@ func (r *Reservation) Close() error {
 	}
 	r.fds = nil
 	return nil
+}
+
+// Raw is an Ethernet packet socket on one interface (ARP).
+type Raw = Listener
+
+// OpenEthernet opens a SOCK_RAW packet socket on interface ifindex for one
+// EtherType, with a filter whose offsets start at the Ethernet header.
+func OpenEthernet(ifindex int, ethertype uint16, filter []bpf.RawInstruction) (*Raw, error) {
+	return Listen(ListenConfig{Ifindex: ifindex, Filter: filter, Ethernet: true, EtherType: ethertype,
+		Snaplen: 128, RcvBuf: 1 << 20, Batch: 16})
+}
+
+// Send transmits a whole Ethernet frame to dst (its destination MAC) on
+// the socket's interface.
+func (l *Listener) Send(frame []byte, dst []byte) error {
+	sa := &unix.SockaddrLinklayer{Protocol: htons(l.proto), Ifindex: l.ifindex, Halen: uint8(len(dst))}
+	copy(sa.Addr[:], dst)
+	return unix.Sendto(l.fd, frame, 0, sa)
 }

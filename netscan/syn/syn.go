@@ -156,18 +156,10 @@ func hostResult(h sweep.HostResult) connect.HostResult {
 		Filtered: h.Filtered + h.OpenFiltered, Skipped: h.Skipped, Probes: h.Probes, RTT: h.RTT, Duration: h.Duration}
 }
 
-// Sequence number layout: high bits cookie, low bits send time.
-const (
-	tickBits = 11
-	tickMask = 1<<tickBits - 1
-	tick     = time.Millisecond
-)
-
 type transport struct {
 	sport  uint16
 	ttl    uint8
-	key    rawsock.Key
-	epoch  time.Time
+	stamp  rawsock.Stamp
 	sw     *sweep.Sweep
 	l      *rawsock.Listener
 	s4     *rawsock.Sender
@@ -191,7 +183,7 @@ func newTransport(sport uint16, ttl uint8) (*transport, error) {
 		return nil, err
 	}
 	return &transport{
-		sport: sport, ttl: ttl, key: rawsock.NewKey(), epoch: time.Now(), l: l,
+		sport: sport, ttl: ttl, stamp: rawsock.NewStamp(), l: l,
 		s6: map[netip.Addr]*rawsock.Sender{}, tpl: map[netip.Addr]*rawsock.SYNTemplate{},
 		routes: map[netip.Prefix]netip.Addr{}, srcs: map[netip.Addr]bool{},
 	}, nil
@@ -262,11 +254,8 @@ func (t *transport) sender(src netip.Addr) (*rawsock.Sender, *rawsock.SYNTemplat
 	return s, tpl, nil
 }
 
-func (t *transport) now() uint32 { return uint32(time.Since(t.epoch) / tick) }
-
 // Send builds and sends one SYN per probe.
 func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
-	now := t.now()
 	var used []*rawsock.Sender
 	for _, p := range probes {
 		src, err := t.source(p.Addr)
@@ -285,9 +274,8 @@ func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
 				return err
 			}
 		}
-		c := t.key.Cookie(rawsock.ProtoTCP, src, p.Addr, t.sport, p.Port)
-		seq := c&^tickMask | now&tickMask
-		s.Add(netip.AddrPortFrom(p.Addr, 0), tpl.Build(s.Buffer(), p.Addr, p.Port, seq, uint16(c>>16)), uint32(p.Port))
+		seq := t.stamp.Seq(rawsock.ProtoTCP, src, p.Addr, t.sport, p.Port)
+		s.Add(netip.AddrPortFrom(p.Addr, 0), tpl.Build(s.Buffer(), p.Addr, p.Port, seq, uint16(seq>>11)), uint32(p.Port))
 		if len(used) == 0 || used[len(used)-1] != s {
 			used = append(used, s)
 		}
@@ -353,12 +341,10 @@ func (t *transport) handle(p *rawsock.Packet) {
 		if p.DstPort != t.sport || p.Flags&rawsock.FlagACK == 0 || !t.isSource(p.Dst) {
 			return
 		}
-		seq := p.Ack - 1
-		c := t.key.Cookie(rawsock.ProtoTCP, p.Dst, p.Src, t.sport, p.SrcPort)
-		if (seq^c)&^tickMask != 0 {
+		rtt, ok := t.stamp.Check(rawsock.ProtoTCP, p.Dst, p.Src, t.sport, p.SrcPort, p.Ack-1)
+		if !ok {
 			return
 		}
-		rtt := time.Duration((t.now()-seq)&tickMask)*tick + tick/2
 		a := sweep.Answer{Addr: p.Src, Port: p.SrcPort, FromHost: true, RTT: rtt}
 		switch {
 		case p.Flags&rawsock.FlagRST != 0:
@@ -374,13 +360,13 @@ func (t *transport) handle(p *rawsock.Packet) {
 		if !in.Valid || in.Proto != rawsock.ProtoTCP || in.SrcPort != t.sport || !t.isSource(in.Src) {
 			return
 		}
-		c := t.key.Cookie(rawsock.ProtoTCP, in.Src, in.Dst, t.sport, in.DstPort)
-		if (in.Seq^c)&^tickMask != 0 {
+		rtt, ok := t.stamp.Check(rawsock.ProtoTCP, in.Src, in.Dst, t.sport, in.DstPort, in.Seq)
+		if !ok {
 			return
 		}
 		reason := icmpReason(p.Proto == rawsock.ProtoICMPv6, p.ICMPType, p.ICMPCode)
 		t.sw.Answer(sweep.Answer{Addr: in.Dst, Port: in.DstPort, Verdict: sweep.Filtered, Reason: reason,
-			FromHost: p.Src == in.Dst, RTT: time.Duration((t.now()-in.Seq)&tickMask)*tick + tick/2})
+			FromHost: p.Src == in.Dst, RTT: rtt})
 	}
 }
 

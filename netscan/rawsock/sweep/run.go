@@ -432,7 +432,9 @@ func (s *Sweep) Answer(a Answer) {
 		s.observe(a.RTT)
 		h.observe(a.RTT)
 	}
+	first := false
 	if a.FromHost {
+		first = h.answers == 0
 		h.answers++
 		h.net.answers++
 		h.net.dark = false
@@ -446,6 +448,9 @@ func (s *Sweep) Answer(a Answer) {
 	if !h.abandoned {
 		h.unans--
 		b.remaining--
+		if first && s.cfg.AnyAnswer {
+			s.abandon(b, h, int32(b.np))
+		}
 		if b.remaining == 0 {
 			select {
 			case s.wake <- struct{}{}:
@@ -457,7 +462,7 @@ func (s *Sweep) Answer(a Answer) {
 	var r *Result
 	if report {
 		r = &Result{Addr: h.addr, Name: h.name, Port: int(a.Port), Verdict: a.Verdict, Reason: a.Reason,
-			RTT: a.RTT, Tries: b.round + 1, Probe: a.Probe}
+			RTT: a.RTT, Tries: b.round + 1, Probe: a.Probe, HostFirst: first}
 		if len(a.Data) > 0 {
 			r.Data = append([]byte(nil), a.Data...)
 		}

@@ -114,6 +114,8 @@ type Result struct {
 	Tries   int
 	Data    []byte
 	Probe   string
+	// HostFirst marks the first answer from the host itself.
+	HostFirst bool
 }
 
 // HostResult summarises one host once its block is done.
@@ -188,6 +190,9 @@ type Config struct {
 	Silent Verdict
 	// PaceLimited paces retries to hosts that rate-limit their answers.
 	PaceLimited bool
+	// AnyAnswer ends a host at its first answer (host discovery: one
+	// method that works is enough).
+	AnyAnswer bool
 	// HostInfo tells what discovery knows of a host (nil: nothing).
 	HostInfo func(netip.Addr) Hint
 	// ReportClosed and ReportFiltered make OnPort also receive closed and
