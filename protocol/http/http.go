@@ -39,9 +39,15 @@
 //	                      Tomcat's version, Go's "404 page not found"...)
 //	http.path.<path>      the answer to an extra path, e.g. http.path./version.body;
 //	                      see PathPrefix and FollowUps
+//	http.bad              the answer to a malformed request (BadRequest: a control
+//	                      byte in the method), made on the same condition as
+//	                      http.404: servers' parser errors differ where their pages
+//	                      do not (Node.js answers a bare 400 with only Connection)
 //
 // Other fields:
 //
+//	http.bad.raw         the first MaxBadRaw bytes of that answer as sent, Latin-1
+//	                     (one rune a byte), also when it is not HTTP at all
 //	http.favicon.mmh3    Shodan-style favicon hash (see FaviconHash)
 //	http.favicon.path    where the favicon was fetched
 //	http.favicon.size    its size in bytes
@@ -66,6 +72,7 @@ import (
 
 	"github.com/portrait-scanner/portrait/protocol"
 	"github.com/portrait-scanner/portrait/protocol/tlsprobe"
+	"github.com/portrait-scanner/portrait/protocol/wire"
 )
 
 // New returns the HTTP module.
@@ -113,7 +120,7 @@ func (m *module) Run(ctx context.Context, conn net.Conn, banner []byte, env prot
 		req = nil
 		resp, err = ReadResponse(ctx, conn, env.Timeout, banner)
 	} else {
-		resp, err = Get(ctx, conn, env, "/")
+		resp, err = getFirst(ctx, conn, env)
 	}
 	var raw []byte
 	if resp != nil {
@@ -175,6 +182,11 @@ func (m *module) Run(ctx context.Context, conn net.Conn, banner []byte, env prot
 				res.Set(k, v)
 			}
 		}})
+		extras = append(extras, extra{"http-badrequest", badPath, func(r *Response) {
+			for k, v := range Fields("http.bad", r) {
+				res.Set(k, v)
+			}
+		}})
 	}
 	if !TLSRequired(resp) {
 		icon := "/favicon.ico"
@@ -214,20 +226,62 @@ func (m *module) Run(ctx context.Context, conn net.Conn, banner []byte, env prot
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, raw, err := fetch(ctx, env, e.path)
+			req := BuildRequest(env, e.path)
+			if e.path == badPath {
+				req = BadRequest(env)
+			}
+			r, raw, err := fetchRequest(ctx, env, req)
 			out[i] = got{r, raw, err}
 		}()
 	}
 	wg.Wait()
 	for i, e := range extras {
+		req := BuildRequest(env, e.path)
+		if e.path == badPath {
+			req = BadRequest(env)
+			if raw := out[i].raw; len(raw) > 0 {
+				res.Set("http.bad.raw", latin1(raw[:min(len(raw), MaxBadRaw)]))
+			}
+		}
 		if out[i].raw != nil {
-			res.Record(e.probe, BuildRequest(env, e.path), out[i].raw)
+			res.Record(e.probe, req, out[i].raw)
 		}
 		if out[i].err == nil {
 			e.apply(out[i].resp)
 		}
 	}
 	return res, nil
+}
+
+// badPath marks the malformed request among the extras (never sent as a path).
+const badPath = "\x00bad"
+
+// MaxBadRaw caps http.bad.raw.
+const MaxBadRaw = 1024
+
+// BadRequest is a request no HTTP parser accepts: a control byte inside the
+// method token. Servers answer it from their parser's error path, which
+// names the implementation even when the configured pages and headers do
+// not. It has no side effect: no server can route it.
+func BadRequest(env protocol.Env) []byte {
+	return []byte("G\x01T / HTTP/1.1\r\nHost: " + HostHeader(env) + "\r\nUser-Agent: " + UserAgent +
+		"\r\nConnection: close\r\n\r\n")
+}
+
+// firstWait is how much longer than one probe timeout the first answer may
+// take. A server that works one connection at a time (gunicorn's default
+// single sync worker, small embedded servers) serves the connections in the
+// order they arrived, so our GET waits behind the engine's silent banner
+// connection and the other modules' connections; it answers late, not never.
+const firstWait = 2
+
+// getFirst sends GET / and waits for the first answer with firstWait probe
+// timeouts of patience (never past ctx's deadline).
+func getFirst(ctx context.Context, conn net.Conn, env protocol.Env) (*Response, error) {
+	if err := wire.Write(ctx, conn, env.Timeout, BuildRequest(env, "/")); err != nil {
+		return nil, fmt.Errorf("http: write: %w", err)
+	}
+	return ReadResponse(ctx, conn, firstWait*env.Timeout, nil)
 }
 
 // FollowUp is an extra path fetched when the first page matches When.
@@ -268,6 +322,12 @@ func FetchPath(ctx context.Context, env protocol.Env, path string) (map[string]s
 
 // fetch opens a new connection with env.Dial and GETs path.
 func fetch(ctx context.Context, env protocol.Env, path string) (*Response, []byte, error) {
+	return fetchRequest(ctx, env, BuildRequest(env, path))
+}
+
+// fetchRequest opens a new connection with env.Dial, sends req and reads one
+// bounded answer.
+func fetchRequest(ctx context.Context, env protocol.Env, req []byte) (*Response, []byte, error) {
 	if env.Dial == nil {
 		return nil, nil, errors.New("http: no dialer")
 	}
@@ -276,7 +336,10 @@ func fetch(ctx context.Context, env protocol.Env, path string) (*Response, []byt
 		return nil, nil, fmt.Errorf("http: dial: %w", err)
 	}
 	defer c.Close()
-	r, err := Get(ctx, c, env, path)
+	if err := wire.Write(ctx, c, env.Timeout, req); err != nil {
+		return nil, nil, fmt.Errorf("http: write: %w", err)
+	}
+	r, err := ReadResponse(ctx, c, env.Timeout, nil)
 	if r == nil {
 		return nil, nil, err
 	}

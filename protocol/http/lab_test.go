@@ -45,6 +45,13 @@ var labTargets = []labTarget{
 	{Name: "dovecot-993-plain", Port: 993, NotHTTP: true},
 	{Name: "ssh-22", Port: 22, NotHTTP: true},
 	{Name: "redis-6379", Port: 6379, NotHTTP: true},
+	// lab2 (testenv/lab2): servers the shared lab does not have.
+	{Name: "lab2-nodejs-20086", Port: 20086, Service: "http"},
+	{Name: "lab2-gunicorn-20085", Port: 20085, Service: "http"},
+	{Name: "lab2-nginx-notokens-20087", Port: 20087, Service: "http"},
+	{Name: "lab2-apache-prod-20088", Port: 20088, Service: "http"},
+	{Name: "lab2-privoxy-20118", Port: 20118, Service: "http"},
+	{Name: "lab2-icecast-20800", Port: 20800, Service: "http"},
 }
 
 // entry is one recorded exchange: the path asked and the raw answer file.
@@ -159,8 +166,11 @@ func replayServer(t *testing.T, rec recording, files map[string][]byte) string {
 	var first []byte
 	for i, e := range rec.Exchanges {
 		key := e.Path
-		if e.Probe == "http-404" {
+		switch e.Probe {
+		case "http-404":
 			key = "404"
+		case "http-badrequest":
+			key = "bad"
 		}
 		if _, dup := byPath[key]; !dup {
 			byPath[key] = files[e.File]
@@ -182,6 +192,9 @@ func replayServer(t *testing.T, rec recording, files map[string][]byte) string {
 		path := requestPath([]byte(line))
 		if strings.HasPrefix(path, "/portrait-404-") {
 			path = "404"
+		}
+		if strings.HasPrefix(line, "G\x01T ") {
+			path = "bad"
 		}
 		resp, ok := byPath[path]
 		if !ok {
