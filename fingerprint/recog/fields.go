@@ -3,6 +3,7 @@ package recog
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/portrait-scanner/portrait/fingerprint"
 	"github.com/portrait-scanner/portrait/protocol/telnet"
@@ -263,7 +264,28 @@ func compilers() map[string]fingerprint.RegexCompiler {
 		m["recog:"+name] = fingerprint.Viewed(fingerprint.Ruby, v)
 	}
 	m["recog:telnet"] = func(expr string) (fingerprint.Regex, error) { return fingerprint.Ruby(relaxCR(expr)) }
+	for name, c := range m {
+		m[name] = fingerprint.Viewed(c, capView)
+	}
 	return m
+}
+
+// MaxText is how much of a field recog's patterns see. recog describes
+// banners and headers, which are short; many of its patterns start with
+// ".*", which backtracks in time quadratic in the line length, so a
+// hostile multi-kilobyte header must not reach them whole.
+const MaxText = 4096
+
+// capView cuts a text to MaxText bytes, on a character boundary.
+func capView(s string) (string, []int, int) {
+	if len(s) <= MaxText {
+		return s, nil, 0
+	}
+	n := MaxText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], nil, 0
 }
 
 // compilerFor is the dialect compiler of a source's rules.
