@@ -547,18 +547,44 @@ func safeClaim(m protocol.Module, banner []byte) (ok bool) {
 	return m.Claim(banner)
 }
 
+// probeLimit paces a batch of probes: at most cap(sem) in flight, the
+// commonest (lowest rarity) first, and answered called after each answer.
+type probeLimit struct {
+	sem      chan struct{}
+	answered func()
+}
+
 // runProbes sends the data probes that pass the filter, each on its own
-// connection, and stores the answers as probe.<name> fields.
-func (e *Engine) runProbes(ctx context.Context, t Target, tlsMode bool, ev *evidence, wg *sync.WaitGroup, want func(*Probe) bool) (started int) {
+// connection, and stores the answers as probe.<name> fields. Without a limit
+// they all start at once.
+func (e *Engine) runProbes(ctx context.Context, t Target, tlsMode bool, ev *evidence, wg *sync.WaitGroup, want func(*Probe) bool, limit ...probeLimit) (started int) {
+	order := make([]*Probe, 0, len(e.probes))
 	for i := range e.probes {
-		p := &e.probes[i]
+		order = append(order, &e.probes[i])
+	}
+	var lim probeLimit
+	if len(limit) > 0 {
+		lim = limit[0]
+		sort.SliceStable(order, func(i, j int) bool { return order[i].Rarity < order[j].Rarity })
+	}
+	for _, p := range order {
 		if p.Transport != "tcp" || !want(p) || !ev.markRan("probe:"+p.Name, tlsMode) {
 			continue
+		}
+		if lim.sem != nil {
+			select {
+			case lim.sem <- struct{}{}:
+			case <-ctx.Done():
+				return started
+			}
 		}
 		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if lim.sem != nil {
+				defer func() { <-lim.sem }()
+			}
 			c, err := e.dial(ctx, t, tlsMode, ev)
 			if err != nil {
 				return
@@ -580,6 +606,9 @@ func (e *Engine) runProbes(ctx context.Context, t Target, tlsMode bool, ev *evid
 			ev.fields["probe."+p.Name] = Latin1(resp)
 			ev.exchanges = append(ev.exchanges, Exchange{Probe: p.Name, TLS: tlsMode, Request: req, Response: resp})
 			ev.mu.Unlock()
+			if lim.answered != nil {
+				lim.answered()
+			}
 		}()
 	}
 	return started
@@ -593,27 +622,7 @@ func (e *Engine) followUps(ctx context.Context, t Target, isTLS bool, ev *eviden
 	// ajp-request). Probes run once per port, so a round with nothing new
 	// to send ends the loop.
 	for round := 0; round < 2; round++ {
-		ev.mu.Lock()
-		fields := make(map[string]string, len(ev.fields))
-		for k, v := range ev.fields {
-			fields[k] = v
-		}
-		ev.mu.Unlock()
-		hits := map[string]bool{}
-		named := false // a rule already names the service or its product
-		for _, m := range e.catalog.Match(fields) {
-			hits[m.Rule] = true
-			hits[strings.ToLower(m.Product)] = true
-			if m.Role == "server" || m.Role == "proxy" || m.Role == "service" {
-				named = true
-			}
-		}
-		ev.mu.Lock()
-		for _, r := range ev.results {
-			hits[r.service] = true
-		}
-		unknown := len(ev.results) == 0 && !named
-		ev.mu.Unlock()
+		hits, unknown := e.findings(ev)
 		var wg sync.WaitGroup
 		sent := e.runProbes(ctx, t, isTLS, ev, &wg, func(p *Probe) bool {
 			for _, a := range p.After {
@@ -621,15 +630,55 @@ func (e *Engine) followUps(ctx context.Context, t Target, isTLS bool, ev *eviden
 					return true
 				}
 			}
-			// Last resort, as nmap does: a port no module and no rule could
-			// name gets every probe up to the configured intensity, so
-			// services on unusual ports are still found by their data
-			// probes. Ports that were identified never pay for this.
-			return unknown && (p.onPort(t.Port, isTLS) || p.Rarity <= e.cfg.Intensity)
+			return false
 		})
+		if unknown {
+			// Last resort, as nmap does: a port no module and no rule could
+			// name gets the probes up to the configured intensity, so
+			// services on unusual ports are still found by their data
+			// probes. A few at a time, commonest first, and no more once an
+			// answer names the service: an unknown port costs a handful of
+			// connections, not one per probe at once. Identified ports
+			// never pay for this.
+			lctx, cancel := context.WithCancel(ctx)
+			sent += e.runProbes(lctx, t, isTLS, ev, &wg, func(p *Probe) bool {
+				return p.onPort(t.Port, isTLS) || p.Rarity <= e.cfg.Intensity
+			}, probeLimit{sem: make(chan struct{}, 6), answered: func() {
+				if _, still := e.findings(ev); !still {
+					cancel()
+				}
+			}})
+			wg.Wait()
+			cancel()
+		}
 		wg.Wait()
 		if sent == 0 {
 			return
 		}
 	}
+}
+
+// findings lists the rule names, products and services identified so far
+// (what probes are "after"), and says whether the port is still unknown: no
+// module confirmed a protocol and no rule names its service or product.
+func (e *Engine) findings(ev *evidence) (hits map[string]bool, unknown bool) {
+	ev.mu.Lock()
+	fields := make(map[string]string, len(ev.fields))
+	for k, v := range ev.fields {
+		fields[k] = v
+	}
+	hits = map[string]bool{}
+	for _, r := range ev.results {
+		hits[r.service] = true
+	}
+	unknown = len(ev.results) == 0
+	ev.mu.Unlock()
+	for _, m := range e.catalog.Match(fields) {
+		hits[m.Rule] = true
+		hits[strings.ToLower(m.Product)] = true
+		if m.Role == "server" || m.Role == "proxy" || m.Role == "service" {
+			unknown = false
+		}
+	}
+	return hits, unknown
 }

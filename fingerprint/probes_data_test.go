@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -301,4 +302,128 @@ func TestRecordProbes(t *testing.T) {
 		}
 		t.Logf("%s: %d bytes", file, len(resp))
 	}
+}
+
+// TestProbeRuleExamplesThroughEngine serves every example of the
+// rules/probes-*.yaml rules to the probe (or as the banner) it was written
+// for, on a random port, and checks that the whole engine names the rule's
+// product or service: the examples prove the regexes, this proves that the
+// probe is sent and that the rule wins. Probes of rarity 9 (sent only on
+// their own ports or after another finding) are left out.
+func TestProbeRuleExamplesThroughEngine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole engine per example")
+	}
+	e, probes := builtinEngine(t)
+	type exCase struct {
+		label string
+		addr  string
+		rule  Rule
+		ex    Example
+	}
+	var cases []exCase
+	for _, cr := range e.catalog.rules {
+		if !strings.HasPrefix(cr.source, "builtin:probes-") || cr.Role == "component" {
+			continue
+		}
+		for i, ex := range cr.Examples {
+			var c probeCase
+			switch {
+			case ex.Banner != "" && len(ex.Fields) == 0:
+				c.banner = "inline"
+			case len(ex.Fields) == 1 && ex.Banner == "":
+				for k := range ex.Fields {
+					name, ok := strings.CutPrefix(k, "probe.")
+					if !ok || probeByName(t, probes, name).Rarity > 7 {
+						continue
+					}
+					c.routes = []route{{"probe:" + name, "inline"}}
+				}
+			}
+			if c.banner == "" && len(c.routes) == 0 {
+				continue
+			}
+			addr := inlineServer(t, probes, c, ex)
+			cases = append(cases, exCase{cr.Name + "#" + strconv.Itoa(i+1), addr, cr.Rule, ex})
+		}
+	}
+	got := make([]*Service, len(cases))
+	var wg sync.WaitGroup
+	for i, c := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = e.Identify(context.Background(), target(t, c.addr))
+		}()
+	}
+	wg.Wait()
+	for i, c := range cases {
+		t.Run(c.label, func(t *testing.T) {
+			s := got[i]
+			wantService := firstNonEmpty(c.rule.Service, c.rule.Category)
+			wantProduct := c.rule.Product
+			if c.rule.Role == "service" {
+				wantProduct = ""
+			}
+			if s.Service != wantService || s.Product != wantProduct || (c.ex.Version != "" && s.Version != c.ex.Version) {
+				t.Fatalf("got service %q product %q version %q (probes %v), want %q %q %q",
+					s.Service, s.Product, s.Version, s.Probes, wantService, wantProduct, c.ex.Version)
+			}
+		})
+	}
+	t.Logf("%d examples identified through the engine", len(cases))
+}
+
+// inlineServer is replayServer for an example's own bytes.
+func inlineServer(t *testing.T, probes []Probe, c probeCase, ex Example) string {
+	var resp []byte
+	for _, v := range ex.Fields {
+		resp = latin1Bytes(v)
+	}
+	var banner []byte
+	if c.banner != "" {
+		banner = latin1Bytes(ex.Banner)
+	}
+	var prefix []byte
+	if len(c.routes) > 0 {
+		name := strings.TrimPrefix(c.routes[0].prefix, "probe:")
+		prefix = probeByName(t, probes, name).payload("127.0.0.1", 0)
+		if i := bytes.Index(prefix, []byte("127.0.0.1:0")); i >= 0 {
+			prefix = prefix[:i]
+		}
+	}
+	return prototest.Serve(t, func(conn net.Conn) {
+		if len(banner) > 0 {
+			if _, err := conn.Write(banner); err != nil {
+				return
+			}
+		}
+		if prefix == nil {
+			_, _ = io.Copy(io.Discard, conn)
+			return
+		}
+		var req []byte
+		buf := make([]byte, 4096)
+		for len(req) < 1<<16 {
+			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+			n, err := conn.Read(buf)
+			req = append(req, buf[:n]...)
+			if len(req) >= len(prefix) && bytes.HasPrefix(req, prefix) {
+				_, _ = conn.Write(resp)
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+}
+
+// latin1Bytes turns a field back into the bytes it was decoded from.
+func latin1Bytes(s string) []byte {
+	out := make([]byte, 0, len(s))
+	for _, r := range s {
+		out = append(out, byte(r))
+	}
+	return out
 }

@@ -15,7 +15,7 @@ func newFingerprintCmd(g *globals) *cobra.Command {
 		Use:   "fingerprint",
 		Short: "Work with fingerprint rules: validate, test, list",
 	}
-	cmd.AddCommand(newCatalogValidateCmd(g), newTestCmd(g), newCatalogListCmd(g), newCatalogShowCmd(g), newCatalogSyncCmd(g))
+	cmd.AddCommand(newCatalogValidateCmd(g), newTestCmd(g), newCatalogListCmd(g), newCatalogShowCmd(g), newCatalogSyncCmd(g), newFromSFCmd(g), newGapsCmd(g))
 	return cmd
 }
 
