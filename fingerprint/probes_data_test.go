@@ -427,3 +427,30 @@ func latin1Bytes(s string) []byte {
 	}
 	return out
 }
+
+// FuzzProbeAnswers runs the whole catalog over arbitrary answers to every
+// probe and as a banner: hostile bytes must never panic the matcher.
+func FuzzProbeAnswers(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "probes", "*.bin"))
+	for _, name := range files {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
+	}
+	cat, err := Builtin()
+	if err != nil {
+		f.Fatal(err)
+	}
+	probes, err := BuiltinProbes()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := Latin1(b)
+		fields := map[string]string{"banner": s}
+		for _, p := range probes {
+			fields["probe."+p.Name] = s
+		}
+		_ = cat.Match(fields)
+	})
+}
