@@ -67,9 +67,13 @@ Networks larger than /16 (IPv4) are refused unless --max-cidr raises the limit.
 Ports: -p 22,80,443 | -p 1-1024 | -p- (all) | --top-ports N | --profile quick (top 100),
 standard (top 1000, the default) or deep (all 65535).
 
-Host discovery (ICMP/ARP/TCP ping) and the SYN and UDP scans are not built in this version:
-every target is treated as up and scanned with TCP connect; a host that never answers is
-backed off and reported as down.`,
+Scan methods (--scan, comma separated): syn (the default with root or CAP_NET_RAW; without
+them portrait says so and uses connect), connect, udp. -p U:53,T:80 splits ports by protocol;
+UDP scans default to the top 100 UDP ports.
+
+Host discovery runs first (--discover-profile fast: ICMP echo; standard, the default: ICMP +
+ARP on local networks; deep: + TCP SYN; tcp: TCP only) and only live hosts are port-scanned;
+--no-discover scans every target (nmap -Pn), --only-discover lists live hosts (nmap -sn).`,
 		Example: `  portrait scan 127.0.0.1 -p 1-65535
   portrait scan -iL targets.txt --top-ports 1000 --exclude 10.0.0.5 -o jsonl > out.jsonl
   portrait scan example.internal 10.1.0.0/24 192.168.1.10-40 -p 22,80,443 --profile deep -v`,
@@ -84,7 +88,7 @@ backed off and reported as down.`,
 	f.StringVarP(&o.ports, "ports", "p", "", "ports: 22,80,443 | 1-1024 | - (all)")
 	f.IntVar(&o.topPorts, "top-ports", 0, "scan the N most common TCP ports")
 	f.StringVar(&o.profile, "profile", "", "port profile: quick (top 100), standard (top 1000), deep (all)")
-	f.StringVar(&o.scanMethod, "scan", "connect", "scan method: connect (syn and udp are not built yet)")
+	f.StringVar(&o.scanMethod, "scan", "", "scan methods: syn, connect, udp, or a combination such as syn,udp (default syn when privileged, else connect)")
 	f.IntVar(&o.concurrency, "concurrency", 0, "connections in flight at once (default 1000, capped by the open-file limit)")
 	f.IntVar(&o.hostConc, "host-concurrency", 0, "connections in flight per host (default 256)")
 	f.Float64Var(&o.rate, "rate", 0, "global limit of new connections per second (0 = unlimited)")
@@ -102,9 +106,9 @@ backed off and reported as down.`,
 	f.StringVar(&o.outputFile, "output-file", "", "write results to FILE instead of stdout")
 	f.BoolVar(&o.reportClosed, "report-closed", false, "also report closed and filtered ports")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no progress line on a terminal")
-	f.BoolVar(&o.noDiscover, "no-discover", false, "skip host discovery (the only mode built: accepted for nmap -Pn habits)")
-	f.BoolVar(&o.onlyDiscover, "only-discover", false, "host discovery only (not built yet)")
-	f.StringVar(&o.discoverProfile, "discover-profile", "", "host discovery profile (not built yet)")
+	f.BoolVar(&o.noDiscover, "no-discover", false, "skip host discovery: scan every target (nmap -Pn)")
+	f.BoolVar(&o.onlyDiscover, "only-discover", false, "host discovery only: report live hosts, scan no ports (nmap -sn)")
+	f.StringVar(&o.discoverProfile, "discover-profile", "", "host discovery: fast (ICMP), standard (ICMP+ARP, default), deep (+TCP SYN), tcp")
 	addNmapFlags(cmd, o)
 	fixed := func(vals ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -113,7 +117,8 @@ backed off and reported as down.`,
 	}
 	_ = cmd.RegisterFlagCompletionFunc("output", fixed(report.Formats...))
 	_ = cmd.RegisterFlagCompletionFunc("profile", fixed("quick", "standard", "deep"))
-	_ = cmd.RegisterFlagCompletionFunc("scan", fixed("connect"))
+	_ = cmd.RegisterFlagCompletionFunc("scan", fixed("syn", "connect", "udp", "syn,udp", "connect,udp"))
+	_ = cmd.RegisterFlagCompletionFunc("discover-profile", fixed("fast", "standard", "deep", "tcp"))
 	_ = cmd.RegisterFlagCompletionFunc("rules", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
 	})
@@ -148,23 +153,24 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if o.onlyDiscover || o.discoverProfile != "" || (cf.Discovery.Profile != "" && cf.Discovery.Profile != "none") {
-		return usagef("host discovery is not built yet: targets are scanned directly (drop --only-discover/--discover-profile)")
-	}
-	switch strings.ToLower(o.scanMethod) {
-	case "connect", "":
-	case "syn", "udp":
-		return usagef("--scan %s is not built yet: only connect is available", o.scanMethod)
-	default:
-		return usagef("invalid --scan %q (want connect)", o.scanMethod)
+	plan, err := planScan(g, o, cf)
+	if err != nil {
+		return err
 	}
 	format := firstStr(o.output, cf.Output.Format, "table")
 	verbose := g.verbose > 0 || cf.Output.Verbose
 
 	// Ports.
-	ports, err := choosePorts(o, cf)
-	if err != nil {
-		return usageError{err}
+	var ports, udpPorts []int
+	if plan.scansTCP() {
+		if ports, err = choosePorts(o, cf); err != nil {
+			return usageError{err}
+		}
+	}
+	if plan.udp && !plan.only {
+		if udpPorts, err = chooseUDPPorts(o, cf); err != nil {
+			return usageError{err}
+		}
 	}
 
 	// Targets: parsed and checked before anything is scanned.
@@ -224,12 +230,13 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 		return usageError{err}
 	}
 
-	ps, err := connectScan(g, o, cf, set, ports)
+	ps, wrap, err := portScan(g, o, cf, set, plan, ports, udpPorts, engine)
 	if err != nil {
 		return err
 	}
+	sink = wrap(sink)
 	scfg := scan.Config{
-		Meta:                   scan.Meta{Scanner: "portrait " + fingerprint.Version, Targets: append(append([]string{}, args...), prefixAll("-iL ", o.inputFiles)...), Ports: len(ports)},
+		Meta:                   scan.Meta{Scanner: "portrait " + fingerprint.Version, Targets: append(append([]string{}, args...), prefixAll("-iL ", o.inputFiles)...), Ports: len(ports) + len(udpPorts)},
 		PortScan:               ps,
 		Engine:                 engine,
 		FingerprintConcurrency: firstInt(o.fpConcurrency, cf.Fingerprint.Concurrency),
@@ -238,7 +245,7 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 		Log:                    g.log,
 	}
 	if !o.noProgress && isTerminal(os.Stderr) {
-		total := set.Count() * uint64(len(ports))
+		total := set.Count() * uint64(len(ports)+len(udpPorts))
 		scfg.Progress = func(p scan.Progress) {
 			fmt.Fprintf(g.stderr, "\r\033[K%d/%d ports, %d open, %d identified, %d in progress", p.PortsDone, total, p.Open, p.Fingerprints, p.Pending)
 		}
