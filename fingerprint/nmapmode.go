@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -201,10 +202,17 @@ func (e *Engine) nmapSchedule(ctx context.Context, t Target, tlsMode bool, ev *e
 			if skip || ctx.Err() != nil {
 				continue
 			}
-			if !ev.markRan("probe:"+p.Name, tlsMode) {
-				// Already sent by the engine's own generic probes (same
-				// name, same bytes): match its answer.
-				e.nmapRecheck(st, ev, p.Name, tlsMode)
+			// An engine probe of the same name and bytes is nmap's probe:
+			// sent once. One of the same name but other bytes is not.
+			key := "probe:" + p.Name
+			shared, clash := e.builtinTwin(p)
+			if clash {
+				key = "nmap-probe:" + p.Name
+			}
+			if !ev.markRan(key, tlsMode) {
+				if shared {
+					e.nmapRecheck(st, ev, p.Name, tlsMode)
+				}
 				continue
 			}
 			wg.Add(1)
@@ -291,6 +299,20 @@ func (e *Engine) nmapCountClosed(st *nmapState, ti int, opened time.Time, err er
 		st.closed[ti]++
 	}
 	st.mu.Unlock()
+}
+
+// builtinTwin says whether the engine's own probes hold one named like p:
+// with the same payload (shared) or another one (clash).
+func (e *Engine) builtinTwin(p *Probe) (shared, clash bool) {
+	for i := range e.probes {
+		if q := &e.probes[i]; q.Name == p.Name && (q.Transport == "" || q.Transport == "tcp") {
+			if q.Payload == p.Payload {
+				return true, false
+			}
+			return false, true
+		}
+	}
+	return false, false
 }
 
 // nmapRecheck matches an answer the engine's own probes already stored.
@@ -436,13 +458,23 @@ func (e *Engine) nmapAnswer(t Target, st *nmapState, ev *evidence, isTLS bool) (
 			order[p.Name] += len(nm.Probes)
 		}
 	}
+	// Only answers to nmap's own bytes count: a module or an engine probe
+	// may use one of nmap's probe names for another request.
+	host := t.Hostname
+	if host == "" {
+		host = t.Addr.String()
+	}
+	payload := map[string][]byte{"NULL": nil}
+	for i := range nm.Probes {
+		payload[nm.Probes[i].Name] = nm.Probes[i].payload(host, t.Port)
+	}
 	ev.mu.Lock()
 	var xs []Exchange
 	for _, x := range ev.exchanges {
 		if x.TLS != isTLS || len(x.Response) == 0 {
 			continue
 		}
-		if _, ok := order[x.Probe]; ok && (x.Probe != "NULL" || len(x.Request) == 0) {
+		if want, ok := payload[x.Probe]; ok && bytes.Equal(x.Request, want) {
 			xs = append(xs, x)
 		}
 	}

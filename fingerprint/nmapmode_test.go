@@ -83,7 +83,7 @@ func (s *server) requests() []string {
 	return append([]string(nil), s.got...)
 }
 
-func identifyNmap(t *testing.T, s *server, excludeSelf bool, answer string) *fingerprint.Service {
+func identifyNmap(t *testing.T, s *server, excludeSelf bool, answer string, builtin ...fingerprint.Probe) *fingerprint.Service {
 	t.Helper()
 	addr := prototest.Serve(t, s.handle)
 	_, portS, _ := net.SplitHostPort(addr)
@@ -110,7 +110,7 @@ func identifyNmap(t *testing.T, s *server, excludeSelf bool, answer string) *fin
 		mode.Answer = answer
 	}
 	e := fingerprint.New(fingerprint.Config{BannerWait: 300 * time.Millisecond, ProbeTimeout: 500 * time.Millisecond, NoTLS: true, Nmap: mode},
-		nil, cat, nil, nil)
+		nil, cat, builtin, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return e.Identify(ctx, fingerprint.Target{Addr: netip.MustParseAddr("127.0.0.1"), Port: port})
@@ -218,5 +218,26 @@ func TestNmapModeLinesInFileOrder(t *testing.T) {
 	svc := identifyNmap(t, s, false, fingerprint.BestAnswer)
 	if svc.Product != "ExampleFTP" || !bytes.Contains([]byte(svc.Service), []byte("ftp")) {
 		t.Errorf("got %s %q", svc.Service, svc.Product)
+	}
+}
+
+// An engine probe named like an nmap probe but sending other bytes does
+// not stand in for it: nmap's rules judge the answer to nmap's bytes.
+func TestNmapModeNameClash(t *testing.T) {
+	builtin, err := fingerprint.ParseProbes(strings.NewReader(`probes:
+  - name: GetRequest
+    payload: "GET /other HTTP/1.0\r\n\r\n"
+    rarity: 1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{answers: map[string]string{
+		"GET / ":      "HTTP/1.0 200 OK\r\nServer: Example/1_2_3\r\n\r\n",
+		"GET /other ": "HTTP/1.0 200 OK\r\nServer: Example/9_9\r\n\r\n",
+	}}
+	svc := identifyNmap(t, s, false, "", builtin...)
+	if svc.Version != "1.2.3" {
+		t.Errorf("version %q, want nmap's probe's 1.2.3 (requests %v)", svc.Version, s.requests())
 	}
 }
