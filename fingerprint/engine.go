@@ -52,6 +52,12 @@ type Config struct {
 	// Nmap, when set, also runs a user's nmap-service-probes file as nmap
 	// does (nmapmode.go).
 	Nmap *NmapMode
+	// SkipPorts are reported open but never probed. The default is the raw
+	// printing ports 9100-9107: printers print whatever arrives there, so
+	// every probe would waste paper (nmap excludes them too). Set
+	// ProbeAllPorts to probe them anyway.
+	SkipPorts     []int
+	ProbeAllPorts bool
 }
 
 func (c Config) withDefaults() Config {
@@ -72,6 +78,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Intensity == 0 {
 		c.Intensity = 7
+	}
+	if c.SkipPorts == nil {
+		c.SkipPorts = []int{9100, 9101, 9102, 9103, 9104, 9105, 9106, 9107}
+	}
+	if c.ProbeAllPorts {
+		c.SkipPorts = []int{}
 	}
 	return c
 }
@@ -191,6 +203,11 @@ func (ev *evidence) markRan(name string, tlsMode bool) bool {
 func (e *Engine) Identify(ctx context.Context, t Target) *Service {
 	start := time.Now()
 	ev := &evidence{fields: map[string]string{}, ran: map[string]bool{}}
+	if onPort(e.cfg.SkipPorts, t.Port) {
+		svc := e.decide(t, false, ev)
+		svc.Info = "not probed: raw printer port (--fingerprint-all-ports probes it)"
+		return svc
+	}
 	isTLS := e.layer(ctx, t, false, ev)
 	if isTLS {
 		e.layer(ctx, t, true, ev)

@@ -43,6 +43,7 @@ type scanOpts struct {
 	intensity       int
 	fpConcurrency   int
 	noTLS           bool
+	allPorts        bool
 	output          string
 	outputFile      string
 	reportClosed    bool
@@ -102,6 +103,7 @@ ARP on local networks; deep: + TCP SYN; tcp: TCP only) and only live hosts are p
 	f.IntVar(&o.intensity, "version-intensity", -1, "0-9: how many rare data probes unknown services get (default 7)")
 	f.IntVar(&o.fpConcurrency, "fingerprint-concurrency", 0, "ports fingerprinted at once (default 64)")
 	f.BoolVar(&o.noTLS, "no-tls", false, "do not try TLS on ports that are silent")
+	f.BoolVar(&o.allPorts, "fingerprint-all-ports", false, "also probe the raw printer ports 9100-9107 (printers print what they receive)")
 	f.StringVarP(&o.output, "output", "o", "", "output format: table, json, jsonl, csv (default table)")
 	f.StringVar(&o.outputFile, "output-file", "", "write results to FILE instead of stdout")
 	f.BoolVar(&o.reportClosed, "report-closed", false, "also report closed and filtered ports")
@@ -299,11 +301,12 @@ func buildEngine(g *globals, o *scanOpts, cf *config.File) (*fingerprint.Engine,
 		return nil, usagef("invalid --version-intensity %d (want 0-9)", intensity)
 	}
 	fc := fingerprint.Config{
-		BannerWait:   firstDur(o.bannerWait, cf.Fingerprint.BannerWait.Get(0)),
-		ProbeTimeout: firstDur(o.probeTimeout, cf.Fingerprint.ProbeTimeout.Get(0)),
-		MaxProtocols: firstInt(o.maxProtocols, cf.Fingerprint.MaxProtocols),
-		Intensity:    intensity,
-		NoTLS:        o.noTLS || cf.Fingerprint.NoTLS,
+		BannerWait:    firstDur(o.bannerWait, cf.Fingerprint.BannerWait.Get(0)),
+		ProbeTimeout:  firstDur(o.probeTimeout, cf.Fingerprint.ProbeTimeout.Get(0)),
+		MaxProtocols:  firstInt(o.maxProtocols, cf.Fingerprint.MaxProtocols),
+		Intensity:     intensity,
+		NoTLS:         o.noTLS || cf.Fingerprint.NoTLS,
+		ProbeAllPorts: o.allPorts,
 	}
 	if fc.Intensity == 0 {
 		fc.Intensity = -1 // explicit 0: no rare probes
