@@ -115,15 +115,31 @@ func (c *Catalog) Rules() []Rule {
 // and returns one match per rule (the most confident of its patterns), best first.
 func (c *Catalog) Match(fields map[string]string) []Match {
 	best := map[*compiledRule]Match{}
+	names := make([]string, 0, len(fields))
 	for f, v := range fields {
-		if v == "" {
-			continue
+		if v != "" && len(c.byField[f]) > 0 {
+			names = append(names, f)
+		}
+	}
+	sort.Strings(names) // deterministic winner among equal matches
+	for _, f := range names {
+		v := fields[f]
+		var low string
+		lower := func() string {
+			if low == "" {
+				t := v
+				if len(t) > 1<<16 {
+					t = t[:1<<16]
+				}
+				low = strings.ToLower(t)
+			}
+			return low
 		}
 		for _, p := range c.byField[f] {
 			if !requiresMet(p.rule, fields) {
 				continue
 			}
-			m, ok := p.match(map[string]string{f: v})
+			m, ok := p.match(f, v, lower)
 			if !ok {
 				continue
 			}

@@ -251,35 +251,23 @@ type Match struct {
 	Evidence   string // the matched text, trimmed
 }
 
-func (cp *compiledPattern) match(fields map[string]string) (Match, bool) {
-	for _, f := range cp.fields {
-		text, ok := fields[f]
-		if !ok || text == "" {
-			continue
-		}
-		if cp.literal != "" {
-			if cp.fold {
-				if !containsFold(text, cp.literal) {
-					continue
-				}
-			} else if !strings.Contains(text, cp.literal) {
-				continue
+// match runs the pattern on one field's text. lower returns the text in
+// lower case, computed once per field and Match call (the fold prefilter).
+func (cp *compiledPattern) match(field, text string, lower func() string) (Match, bool) {
+	if cp.literal != "" {
+		if cp.fold {
+			if !strings.Contains(lower(), cp.literal) {
+				return Match{}, false
 			}
+		} else if !strings.Contains(text, cp.literal) {
+			return Match{}, false
 		}
-		idx := cp.re.FindStringSubmatchIndex(text)
-		if idx == nil {
-			continue
-		}
-		return cp.build(text, idx, f), true
 	}
-	return Match{}, false
-}
-
-func containsFold(s, lowerLit string) bool {
-	if len(s) > 1<<16 {
-		s = s[:1<<16]
+	idx := cp.re.FindStringSubmatchIndex(text)
+	if idx == nil {
+		return Match{}, false
 	}
-	return strings.Contains(strings.ToLower(s), lowerLit)
+	return cp.build(text, idx, field), true
 }
 
 func (cp *compiledPattern) build(text string, idx []int, field string) Match {
