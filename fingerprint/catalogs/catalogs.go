@@ -137,6 +137,13 @@ func LoadCatalogs(ctx context.Context, opts Options) (*fingerprint.Catalog, []So
 		if len(rules) == 0 {
 			return nil, nil, fmt.Errorf("%s: no fingerprints in file", f)
 		}
+		// Custom rules add to the builtins, never replace them (a synced
+		// catalog may update builtin data; a user file may not shadow it).
+		for _, r := range rules {
+			if i, ok := m.byName[r.Name]; ok && m.owner[i] == 0 {
+				return nil, nil, fmt.Errorf("%s: rule %q has the name of a builtin rule; custom rules add to the builtins and never replace them: rename it", f, r.Name)
+			}
+		}
 		version := ""
 		if st, err := os.Stat(f); err == nil {
 			version = st.ModTime().UTC().Format(time.RFC3339)

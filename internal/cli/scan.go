@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/portrait-scanner/portrait/fingerprint"
+	"github.com/portrait-scanner/portrait/fingerprint/catalogs"
 	"github.com/portrait-scanner/portrait/internal/config"
 	"github.com/portrait-scanner/portrait/netscan/portspec"
 	"github.com/portrait-scanner/portrait/protocol/all"
@@ -208,7 +209,7 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 	var engine *fingerprint.Engine
 	fpEnabled := !o.noFingerprint && (cf.Fingerprint.Enabled == nil || *cf.Fingerprint.Enabled)
 	if fpEnabled {
-		engine, err = buildEngine(g, o, cf)
+		engine, err = buildEngine(ctx, g, o, cf)
 		if err != nil {
 			return err
 		}
@@ -276,14 +277,17 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 	return nil
 }
 
-func buildEngine(g *globals, o *scanOpts, cf *config.File) (*fingerprint.Engine, error) {
-	cat, err := fingerprint.Builtin()
+func buildEngine(ctx context.Context, g *globals, o *scanOpts, cf *config.File) (*fingerprint.Engine, error) {
+	// Builtin YAML < recog (embedded, or a synced snapshot) < synced YAML <
+	// the user's --rules files.
+	cat, sources, err := catalogs.LoadCatalogs(ctx, catalogs.Options{Rules: append(append([]string{}, cf.Fingerprint.Rules...), o.rules...)})
 	if err != nil {
-		return nil, fmt.Errorf("builtin rules: %w", err)
+		return nil, usageError{err}
 	}
-	for _, f := range append(append([]string{}, cf.Fingerprint.Rules...), o.rules...) {
-		if err := cat.LoadFile(f); err != nil {
-			return nil, usageError{err}
+	for _, s := range sources {
+		g.log.Debug("catalog loaded", "name", s.Name, "rules", s.Rules, "version", s.Version, "stale", s.Stale)
+		if s.Stale {
+			g.log.Warn("synced fingerprint catalog is older than its TTL (run: portrait fingerprint sync)", "name", s.Name)
 		}
 	}
 	probes, err := fingerprint.BuiltinProbes()
@@ -387,5 +391,3 @@ func dirOf(path string) string {
 	}
 	return "."
 }
-
-var _ = context.Background
