@@ -43,6 +43,10 @@
 //	                      byte in the method), made on the same condition as
 //	                      http.404: servers' parser errors differ where their pages
 //	                      do not (Node.js answers a bare 400 with only Connection)
+//	http.proxy            the answer to ProxyRequest (absolute form, for the
+//	                      server's own loopback port 1), same condition: a forward
+//	                      proxy answers with its error page (Privoxy's names its
+//	                      version), a web server with a page as for "/"
 //
 // Other fields:
 //
@@ -171,22 +175,23 @@ func (m *module) Run(ctx context.Context, conn net.Conn, banner []byte, env prot
 	// The remaining extras are independent: run them together so they cost
 	// one round trip of wall time.
 	type extra struct {
-		probe, path string
-		apply       func(*Response)
+		probe string
+		req   []byte
+		apply func(*Response)
 	}
 	var extras []extra
+	fieldsUnder := func(prefix string) func(*Response) {
+		return func(r *Response) {
+			for k, v := range Fields(prefix, r) {
+				res.Set(k, v)
+			}
+		}
+	}
 	if needs404(resp) {
-		p := "/portrait-404-" + randHex(4)
-		extras = append(extras, extra{"http-404", p, func(r *Response) {
-			for k, v := range Fields("http.404", r) {
-				res.Set(k, v)
-			}
-		}})
-		extras = append(extras, extra{"http-badrequest", badPath, func(r *Response) {
-			for k, v := range Fields("http.bad", r) {
-				res.Set(k, v)
-			}
-		}})
+		extras = append(extras,
+			extra{"http-404", BuildRequest(env, "/portrait-404-"+randHex(4)), fieldsUnder("http.404")},
+			extra{"http-badrequest", BadRequest(env), fieldsUnder("http.bad")},
+			extra{"http-proxy-request", ProxyRequest(env), fieldsUnder("http.proxy")})
 	}
 	if !TLSRequired(resp) {
 		icon := "/favicon.ico"
@@ -195,7 +200,7 @@ func (m *module) Run(ctx context.Context, conn net.Conn, banner []byte, env prot
 				icon = p
 			}
 		}
-		extras = append(extras, extra{"http-favicon", icon, func(r *Response) {
+		extras = append(extras, extra{"http-favicon", BuildRequest(env, icon), func(r *Response) {
 			if r.Status != 200 || len(r.Body) == 0 || r.Truncated ||
 				strings.Contains(strings.ToLower(r.Header("Content-Type")), "text/html") {
 				return
@@ -207,12 +212,7 @@ func (m *module) Run(ctx context.Context, conn net.Conn, banner []byte, env prot
 	}
 	for _, fu := range FollowUps {
 		if fu.When(page) {
-			p := fu.Path
-			extras = append(extras, extra{"http-path", p, func(r *Response) {
-				for k, v := range Fields(PathPrefix(p), r) {
-					res.Set(k, v)
-				}
-			}})
+			extras = append(extras, extra{"http-path", BuildRequest(env, fu.Path), fieldsUnder(PathPrefix(fu.Path))})
 		}
 	}
 	type got struct {
@@ -226,25 +226,17 @@ func (m *module) Run(ctx context.Context, conn net.Conn, banner []byte, env prot
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := BuildRequest(env, e.path)
-			if e.path == badPath {
-				req = BadRequest(env)
-			}
-			r, raw, err := fetchRequest(ctx, env, req)
+			r, raw, err := fetchRequest(ctx, env, e.req)
 			out[i] = got{r, raw, err}
 		}()
 	}
 	wg.Wait()
 	for i, e := range extras {
-		req := BuildRequest(env, e.path)
-		if e.path == badPath {
-			req = BadRequest(env)
-			if raw := out[i].raw; len(raw) > 0 {
-				res.Set("http.bad.raw", latin1(raw[:min(len(raw), MaxBadRaw)]))
-			}
+		if raw := out[i].raw; e.probe == "http-badrequest" && len(raw) > 0 {
+			res.Set("http.bad.raw", latin1(raw[:min(len(raw), MaxBadRaw)]))
 		}
 		if out[i].raw != nil {
-			res.Record(e.probe, req, out[i].raw)
+			res.Record(e.probe, e.req, out[i].raw)
 		}
 		if out[i].err == nil {
 			e.apply(out[i].resp)
@@ -252,9 +244,6 @@ func (m *module) Run(ctx context.Context, conn net.Conn, banner []byte, env prot
 	}
 	return res, nil
 }
-
-// badPath marks the malformed request among the extras (never sent as a path).
-const badPath = "\x00bad"
 
 // MaxBadRaw caps http.bad.raw.
 const MaxBadRaw = 1024
@@ -265,6 +254,20 @@ const MaxBadRaw = 1024
 // not. It has no side effect: no server can route it.
 func BadRequest(env protocol.Env) []byte {
 	return []byte("G\x01T / HTTP/1.1\r\nHost: " + HostHeader(env) + "\r\nUser-Agent: " + UserAgent +
+		"\r\nConnection: close\r\n\r\n")
+}
+
+// ProxyTarget is the URL of ProxyRequest: port 1 of the server's own
+// loopback, closed almost everywhere, so that a forward proxy fails at once
+// and answers with its error page (which names it and usually its version),
+// and never reaches anything but the host being scanned.
+const ProxyTarget = "http://127.0.0.1:1/"
+
+// ProxyRequest is a request in absolute form for ProxyTarget. A web server
+// treats it as a request for "/" (RFC 9112 3.2.2 has origin servers accept
+// the absolute form); a forward proxy tries to fetch it.
+func ProxyRequest(env protocol.Env) []byte {
+	return []byte("GET " + ProxyTarget + " HTTP/1.1\r\nHost: 127.0.0.1:1\r\nUser-Agent: " + UserAgent +
 		"\r\nConnection: close\r\n\r\n")
 }
 
