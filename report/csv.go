@@ -35,6 +35,8 @@ func (c *CSV) Service(s *fingerprint.Service) error {
 		strings.Join(stack, "; ")}))
 }
 
+func (c *CSV) Record(scan.Record) error { return nil }
+
 func (c *CSV) Error(scan.ErrorRecord) error { return nil }
 
 func (c *CSV) End(scan.Meta) error { c.w.Flush(); return c.w.Error() }

@@ -21,6 +21,7 @@ type jsonHost struct {
 	scan.HostRecord
 	Ports    []scan.PortRecord      `json:"ports,omitempty"`
 	Services []*fingerprint.Service `json:"services,omitempty"`
+	Records  []scan.Record          `json:"records,omitempty"`
 }
 
 // NewJSON returns a JSON document sink.
@@ -54,6 +55,12 @@ func (j *JSON) Port(p scan.PortRecord) error {
 func (j *JSON) Service(s *fingerprint.Service) error {
 	x := j.host(s.Host)
 	x.Services = append(x.Services, s)
+	return nil
+}
+
+func (j *JSON) Record(r scan.Record) error {
+	x := j.host(r.RecordHost())
+	x.Records = append(x.Records, r)
 	return nil
 }
 

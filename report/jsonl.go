@@ -39,6 +39,8 @@ func (j *JSONL) Port(p scan.PortRecord) error { p.Type = "port"; return j.put(p)
 
 func (j *JSONL) Service(s *fingerprint.Service) error { return j.put(s) }
 
+func (j *JSONL) Record(r scan.Record) error { return j.put(r) }
+
 func (j *JSONL) Error(e scan.ErrorRecord) error { e.Type = "error"; return j.put(e) }
 
 type wallMeta struct {

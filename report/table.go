@@ -34,6 +34,10 @@ func (t *Table) Port(p scan.PortRecord) error { t.ports = append(t.ports, p); re
 
 func (t *Table) Service(s *fingerprint.Service) error { t.services = append(t.services, s); return nil }
 
+// Record is not shown in the table yet: later stages print their own
+// summaries (the JSON formats carry every record).
+func (t *Table) Record(scan.Record) error { return nil }
+
 func (t *Table) Error(e scan.ErrorRecord) error { t.errs = append(t.errs, e); return nil }
 
 func (t *Table) End(m scan.Meta) error {

@@ -1,6 +1,10 @@
 package scan
 
-import "github.com/portrait-scanner/portrait/fingerprint"
+import (
+	"context"
+
+	"github.com/portrait-scanner/portrait/fingerprint"
+)
 
 // The scan's record stream: every result is a typed record with a "type"
 // discriminator, appended in order. Reports are projections of it.
@@ -52,12 +56,31 @@ type Meta struct {
 	Open      int      `json:"open,omitempty"`
 }
 
+// Record is a typed record produced by a stage after fingerprinting (an
+// asset profile, a finding...). It marshals to JSON with its own "type" key.
+type Record interface {
+	RecordType() string // the "type" discriminator: "asset", "finding"...
+	RecordHost() string // the host it belongs to
+}
+
+// Stage is a pipeline stage that runs after fingerprinting (asset
+// profiling, vulnerability evaluation, risk scoring). It sees each host
+// once the host is complete, with the records of the stages before it, and
+// returns the records it adds. Stages run in order, on one host at a time
+// per call; they must be safe for concurrent calls on different hosts.
+type Stage interface {
+	Name() string
+	Host(ctx context.Context, h HostRecord, svcs []*fingerprint.Service, earlier []Record) []Record
+}
+
 // Sink receives the record stream. Calls come from one goroutine at a time.
 type Sink interface {
 	Begin(m Meta) error
 	Host(h HostRecord) error
 	Port(p PortRecord) error
 	Service(s *fingerprint.Service) error
+	// Record receives the records of the later stages (assets, findings).
+	Record(r Record) error
 	Error(e ErrorRecord) error
 	End(m Meta) error
 }

@@ -27,6 +27,8 @@ type Config struct {
 	Engine *fingerprint.Engine
 	// FingerprintConcurrency bounds the ports fingerprinted at once (default 64).
 	FingerprintConcurrency int
+	// Stages run after fingerprinting, per completed host, in order.
+	Stages []Stage
 	// Errors are reported before the scan starts (names that did not resolve).
 	Errors []ErrorRecord
 	// ReportClosed emits closed and filtered port records too.
@@ -76,6 +78,8 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Meta, error) {
 				sinkErr = sink.Service(v)
 			case ErrorRecord:
 				sinkErr = sink.Error(v)
+			case Record:
+				sinkErr = sink.Record(v)
 			}
 		}
 	}()
@@ -96,6 +100,16 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Meta, error) {
 		}
 		if h != nil {
 			out <- *h
+			var recs []Record
+			for _, st := range cfg.Stages {
+				if ctx.Err() != nil {
+					break
+				}
+				recs = append(recs, st.Host(ctx, *h, svcs, recs)...)
+			}
+			for _, r := range recs {
+				out <- r
+			}
 		}
 	})
 	fpQueue := make(chan PortRecord, 4096)

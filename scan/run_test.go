@@ -17,6 +17,7 @@ func (m *memSink) Begin(x Meta) error                   { m.recs = append(m.recs
 func (m *memSink) Host(x HostRecord) error              { m.recs = append(m.recs, x); return nil }
 func (m *memSink) Port(x PortRecord) error              { m.recs = append(m.recs, x); return nil }
 func (m *memSink) Service(x *fingerprint.Service) error { m.recs = append(m.recs, x); return nil }
+func (m *memSink) Record(x Record) error                { m.recs = append(m.recs, x); return nil }
 func (m *memSink) Error(x ErrorRecord) error            { m.recs = append(m.recs, x); return nil }
 func (m *memSink) End(x Meta) error                     { m.recs = append(m.recs, x); return nil }
 
