@@ -321,7 +321,7 @@ svc_icecast() {    # Icecast 2 streaming server 20800
   cat >"$ETC/icecast.xml" <<EOF
 <icecast>
   <location>lab2</location><admin>lab2@localhost</admin>
-  <limits><clients>10</clients><sources>2</sources></limits>
+  <limits><clients>100</clients><sources>2</sources></limits>
   <authentication>
     <source-password>lab2source</source-password><relay-password>lab2relay</relay-password>
     <admin-user>admin</admin-user><admin-password>lab2admin</admin-password>
