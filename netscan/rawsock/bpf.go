@@ -9,7 +9,8 @@ import (
 // FilterSpec says which packets a Listener keeps. Offsets are from the IP
 // header (cooked AF_PACKET); IPv4 fragments past the first are dropped.
 type FilterSpec struct {
-	TCPDstPort uint16 // TCP segments to this port, IPv4 and IPv6 (0: none)
+	TCPDstPort uint16   // TCP segments to this port, IPv4 and IPv6 (0: none)
+	TCPPorts   []uint16 // more TCP destination ports, as TCPDstPort
 	UDPDstPort uint16 // UDP datagrams to this port (0: none)
 	ICMPErrors bool   // ICMP/ICMPv6 destination unreachable and time exceeded
 	Echo       bool   // ICMP/ICMPv6 echo replies
@@ -82,6 +83,23 @@ func Filter(spec FilterSpec) ([]bpf.RawInstruction, error) {
 		snap = 512
 	}
 	a := newAsm()
+	tcpPorts := spec.TCPPorts
+	if spec.TCPDstPort != 0 {
+		tcpPorts = append([]uint16{spec.TCPDstPort}, tcpPorts...)
+	}
+	if len(tcpPorts) > 64 {
+		return nil, fmt.Errorf("bpf: too many ports")
+	}
+	spec.TCPDstPort = 0
+	if len(tcpPorts) > 0 {
+		spec.TCPDstPort = tcpPorts[0]
+	}
+	matchTCP := func() {
+		for _, p := range tcpPorts {
+			a.jeq(uint32(p), "accept", "")
+		}
+		a.jmp("drop")
+	}
 	a.op(bpf.LoadAbsolute{Off: 0, Size: 1})
 	a.op(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0})
 	a.jeq(0x40, "v4", "")
@@ -105,7 +123,7 @@ func Filter(spec FilterSpec) ([]bpf.RawInstruction, error) {
 		a.label("t4")
 		a.op(bpf.LoadMemShift{Off: 0})
 		a.op(bpf.LoadIndirect{Off: 2, Size: 2})
-		a.jeq(uint32(spec.TCPDstPort), "accept", "drop")
+		matchTCP()
 	}
 	if spec.UDPDstPort != 0 {
 		a.label("u4")
@@ -142,7 +160,7 @@ func Filter(spec FilterSpec) ([]bpf.RawInstruction, error) {
 	if spec.TCPDstPort != 0 {
 		a.label("t6")
 		a.op(bpf.LoadAbsolute{Off: 42, Size: 2})
-		a.jeq(uint32(spec.TCPDstPort), "accept", "drop")
+		matchTCP()
 	}
 	if spec.UDPDstPort != 0 {
 		a.label("u6")

@@ -87,12 +87,19 @@ func Scan(ctx context.Context, cfg Config, src sweep.Source, ports []int) (sweep
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	res, err := rawsock.ReserveTCPPort()
-	if err != nil {
-		return sweep.Summary{}, err
+	// One source port per try: a retry from the same port with another
+	// sequence number would meet the half-open connection the first SYN
+	// left (its SYN-ACK lost) and draw a reset, a false "closed".
+	var sports []uint16
+	for range sourcePorts {
+		res, err := rawsock.ReserveTCPPort()
+		if err != nil {
+			return sweep.Summary{}, err
+		}
+		defer res.Close()
+		sports = append(sports, res.Port)
 	}
-	defer res.Close()
-	tr, err := newTransport(res.Port, cfg.TTL)
+	tr, err := newTransport(sports, cfg.TTL)
 	if err != nil {
 		return sweep.Summary{}, err
 	}
@@ -156,15 +163,19 @@ func hostResult(h sweep.HostResult) connect.HostResult {
 		Filtered: h.Filtered + h.OpenFiltered, Skipped: h.Skipped, Probes: h.Probes, RTT: h.RTT, Duration: h.Duration}
 }
 
+// sourcePorts is how many source ports a scan uses (try i uses port i mod
+// sourcePorts).
+const sourcePorts = 8
+
 type transport struct {
-	sport  uint16
+	sports []uint16
 	ttl    uint8
 	stamp  rawsock.Stamp
 	sw     *sweep.Sweep
 	l      *rawsock.Listener
 	s4     *rawsock.Sender
 	s6     map[netip.Addr]*rawsock.Sender // bound to each IPv6 source
-	tpl    map[netip.Addr]*rawsock.SYNTemplate
+	tpl    map[tplKey]*rawsock.SYNTemplate
 	routes map[netip.Prefix]netip.Addr // destination /24 (/64) -> source
 	// srcs is read by the receiver: our source addresses.
 	mu       sync.RWMutex
@@ -173,8 +184,8 @@ type transport struct {
 	err      error
 }
 
-func newTransport(sport uint16, ttl uint8) (*transport, error) {
-	f, err := rawsock.Filter(rawsock.FilterSpec{TCPDstPort: sport, ICMPErrors: true, Snaplen: 128})
+func newTransport(sports []uint16, ttl uint8) (*transport, error) {
+	f, err := rawsock.Filter(rawsock.FilterSpec{TCPPorts: sports, ICMPErrors: true, Snaplen: 128})
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +194,8 @@ func newTransport(sport uint16, ttl uint8) (*transport, error) {
 		return nil, err
 	}
 	return &transport{
-		sport: sport, ttl: ttl, stamp: rawsock.NewStamp(), l: l,
-		s6: map[netip.Addr]*rawsock.Sender{}, tpl: map[netip.Addr]*rawsock.SYNTemplate{},
+		sports: sports, ttl: ttl, stamp: rawsock.NewStamp(), l: l,
+		s6: map[netip.Addr]*rawsock.Sender{}, tpl: map[tplKey]*rawsock.SYNTemplate{},
 		routes: map[netip.Prefix]netip.Addr{}, srcs: map[netip.Addr]bool{},
 	}, nil
 }
@@ -224,14 +235,20 @@ func (t *transport) source(dst netip.Addr) (netip.Addr, error) {
 	return src, nil
 }
 
-func (t *transport) sender(src netip.Addr) (*rawsock.Sender, *rawsock.SYNTemplate, error) {
-	tpl := t.tpl[src]
+type tplKey struct {
+	src   netip.Addr
+	sport uint16
+}
+
+func (t *transport) sender(src netip.Addr, sport uint16) (*rawsock.Sender, *rawsock.SYNTemplate, error) {
+	k := tplKey{src, sport}
+	tpl := t.tpl[k]
 	if tpl == nil {
 		var err error
-		if tpl, err = rawsock.NewSYNTemplate(src, t.sport, t.ttl); err != nil {
+		if tpl, err = rawsock.NewSYNTemplate(src, sport, t.ttl); err != nil {
 			return nil, nil, err
 		}
-		t.tpl[src] = tpl
+		t.tpl[k] = tpl
 	}
 	if src.Is4() {
 		if t.s4 == nil {
@@ -265,7 +282,8 @@ func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
 			_ = err
 			continue
 		}
-		s, tpl, err := t.sender(src)
+		sport := t.sports[int(p.Try)%len(t.sports)]
+		s, tpl, err := t.sender(src, sport)
 		if err != nil {
 			return err
 		}
@@ -274,7 +292,7 @@ func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
 				return err
 			}
 		}
-		seq := t.stamp.Seq(rawsock.ProtoTCP, src, p.Addr, t.sport, p.Port)
+		seq := t.stamp.Seq(rawsock.ProtoTCP, src, p.Addr, sport, p.Port)
 		s.Add(netip.AddrPortFrom(p.Addr, 0), tpl.Build(s.Buffer(), p.Addr, p.Port, seq, uint16(seq>>11)), uint32(p.Port))
 		if len(used) == 0 || used[len(used)-1] != s {
 			used = append(used, s)
@@ -328,6 +346,15 @@ func (t *transport) receive() {
 	}
 }
 
+func (t *transport) ours(port uint16) bool {
+	for _, p := range t.sports {
+		if p == port {
+			return true
+		}
+	}
+	return false
+}
+
 func (t *transport) isSource(a netip.Addr) bool {
 	t.mu.RLock()
 	ok := t.srcs[a]
@@ -338,10 +365,10 @@ func (t *transport) isSource(a netip.Addr) bool {
 func (t *transport) handle(p *rawsock.Packet) {
 	switch p.Proto {
 	case rawsock.ProtoTCP:
-		if p.DstPort != t.sport || p.Flags&rawsock.FlagACK == 0 || !t.isSource(p.Dst) {
+		if !t.ours(p.DstPort) || p.Flags&rawsock.FlagACK == 0 || !t.isSource(p.Dst) {
 			return
 		}
-		rtt, ok := t.stamp.Check(rawsock.ProtoTCP, p.Dst, p.Src, t.sport, p.SrcPort, p.Ack-1)
+		rtt, ok := t.stamp.Check(rawsock.ProtoTCP, p.Dst, p.Src, p.DstPort, p.SrcPort, p.Ack-1)
 		if !ok {
 			return
 		}
@@ -357,10 +384,10 @@ func (t *transport) handle(p *rawsock.Packet) {
 		t.sw.Answer(a)
 	case rawsock.ProtoICMP, rawsock.ProtoICMPv6:
 		in := &p.Inner
-		if !in.Valid || in.Proto != rawsock.ProtoTCP || in.SrcPort != t.sport || !t.isSource(in.Src) {
+		if !in.Valid || in.Proto != rawsock.ProtoTCP || !t.ours(in.SrcPort) || !t.isSource(in.Src) {
 			return
 		}
-		rtt, ok := t.stamp.Check(rawsock.ProtoTCP, in.Src, in.Dst, t.sport, in.DstPort, in.Seq)
+		rtt, ok := t.stamp.Check(rawsock.ProtoTCP, in.Src, in.Dst, in.SrcPort, in.DstPort, in.Seq)
 		if !ok {
 			return
 		}

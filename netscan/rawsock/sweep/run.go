@@ -305,6 +305,13 @@ func (s *Sweep) nextRound(b *block, now time.Time) {
 	if b.sentRound != nil {
 		clear(b.sentRound)
 	}
+	// A round's wait has passed: a network that answered none of enough
+	// probes is dark now.
+	for _, n := range b.nets {
+		if n.answers == 0 && s.cfg.DarkAfter > 0 && n.sent >= s.cfg.DarkAfter {
+			n.dark = true
+		}
+	}
 	for i := range b.hosts {
 		h := &b.hosts[i]
 		if h.abandoned || h.unans == 0 {

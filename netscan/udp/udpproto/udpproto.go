@@ -45,7 +45,8 @@
 //	tftp.opcode          of the reply to a read request (ERROR=5, DATA=3, OACK=6)
 //	tftp.error.code tftp.error.message
 //	tftp.badmode.code tftp.badmode.message   reply to an invalid transfer mode
-//	sip.status sip.reason sip.header.<name>  (server, user-agent, allow, ...)
+//	sip.status sip.reason sip.header.<name> sip.header_order sip.to_tag_shape
+//	                     as protocol/sip (sip.header.server, sip.header.user_agent...)
 //	stun.software stun.mapped_address stun.other_address stun.fingerprint
 //	stun.message_type
 //	nbns.names           NAME<xx> entries, "g" marks group names, comma separated
@@ -163,7 +164,11 @@ func emptyRequest(name string) func() Request {
 	return func() Request { return Request{Name: name} }
 }
 
-func echoRequest() Request { return Request{Name: "Echo", Payload: []byte("portrait-echo\r\n")} }
+// echoPayload is what the echo probe sends (fixed, so a reflected reply
+// is recognised even when the caller no longer has the request).
+const echoPayload = "portrait-echo\r\n"
+
+func echoRequest() Request { return Request{Name: "Echo", Payload: []byte(echoPayload)} }
 
 // Evidence accumulates what the replies on one port say. The zero value
 // is not usable; use NewEvidence.
@@ -240,7 +245,7 @@ func (ev *Evidence) Add(probe string, req, reply []byte) {
 	case probe == "CoAPWellKnownCore":
 		ev.addCoAP(req, reply)
 	case probe == "Echo":
-		if req != nil && string(req) == string(reply) {
+		if string(reply) == echoPayload || req != nil && string(req) == string(reply) {
 			ev.set("echo.reflected", "true")
 			ev.confirm("echo", 90)
 		}

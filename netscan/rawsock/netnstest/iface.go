@@ -1,0 +1,11 @@
+package netnstest
+
+import "net"
+
+func netInterfaceByName(name string) (int, error) {
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return 0, err
+	}
+	return ifc.Index, nil
+}
