@@ -11,10 +11,10 @@ import (
 type FilterSpec struct {
 	TCPDstPort uint16   // TCP segments to this port, IPv4 and IPv6 (0: none)
 	TCPPorts   []uint16 // more TCP destination ports, as TCPDstPort
-	UDPDstPort uint16 // UDP datagrams to this port (0: none)
-	ICMPErrors bool   // ICMP/ICMPv6 destination unreachable and time exceeded
-	Echo       bool   // ICMP/ICMPv6 echo replies
-	Snaplen    uint32 // bytes kept of an accepted packet (default 512)
+	UDPDstPort uint16   // UDP datagrams to this port (0: none)
+	ICMPErrors bool     // ICMP/ICMPv6 destination unreachable and time exceeded
+	Echo       bool     // ICMP/ICMPv6 echo replies
+	Snaplen    uint32   // bytes kept of an accepted packet (default 512)
 }
 
 // asm is a tiny two-pass assembler for classic BPF with named labels.

@@ -192,7 +192,10 @@ func (e *Env) Loss(inPct, outPct int) {
 func (e *Env) Sysctl(kv string) { e.t.Helper(); e.NSRun("sysctl", "-qw", kv) }
 
 // AddAddr gives the target's interface another address of the link.
-func (e *Env) AddAddr(a netip.Addr) { e.t.Helper(); e.NSRun("ip", "addr", "add", a.String()+"/24", "dev", e.NSIf) }
+func (e *Env) AddAddr(a netip.Addr) {
+	e.t.Helper()
+	e.NSRun("ip", "addr", "add", a.String()+"/24", "dev", e.NSIf)
+}
 
 // Guard fails the test unless every address routes out of our veth: the
 // scanners must never send anywhere else.
