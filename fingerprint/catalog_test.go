@@ -124,3 +124,21 @@ func TestRequiredLiteral(t *testing.T) {
 		}
 	}
 }
+
+func TestRequiredAlternatives(t *testing.T) {
+	for _, tc := range []struct {
+		re   string
+		want string
+	}{
+		{`(nginx|openresty)/([\d.]+)`, "nginx,openresty"},
+		{`(?i)(?:Server: )?(apache|httpd)`, "apache,httpd"},
+		{`(ab|cdef)`, ""},   // too short to help
+		{`(nginx|.*)x`, ""}, // a branch without a literal
+		{`^(?:foo)+bar?`, "foo"},
+	} {
+		got, _ := requiredAlternatives(tc.re)
+		if strings.Join(got, ",") != tc.want {
+			t.Errorf("%s: %v, want %q", tc.re, got, tc.want)
+		}
+	}
+}

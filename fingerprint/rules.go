@@ -111,6 +111,9 @@ type compiledPattern struct {
 	fields  []string
 	literal string // "" when no mandatory literal could be derived
 	fold    bool   // literal compared case-insensitively
+	// anyOf, when set (and literal is not), lists literals one of which
+	// every match contains (from alternations such as (nginx|openresty)).
+	anyOf []string
 }
 
 type compiledRule struct {
@@ -192,12 +195,84 @@ func compileRule(r Rule, dialects map[string]RegexCompiler) (*compiledRule, erro
 		cp := &compiledPattern{rule: cr, pat: p, re: re, fields: fields}
 		if p.Dialect == "" || p.Dialect == "re2" {
 			cp.literal, cp.fold = requiredLiteral(p.Regex)
+			if cp.literal == "" {
+				cp.anyOf, cp.fold = requiredAlternatives(p.Regex)
+			}
 		} else if isBacktrackingDialect(p.Dialect) {
 			cp.literal, cp.fold = pcreLiteral(p.Regex)
 		}
 		cr.patterns = append(cr.patterns, cp)
 	}
 	return cr, nil
+}
+
+// requiredAlternatives derives a small set of literals one of which every
+// match must contain, looking through groups, repetitions of at least one
+// and alternations. It returns nil when it cannot be sure. Literals are
+// lower-cased (and fold is true) when any part is case-insensitive.
+func requiredAlternatives(expr string) ([]string, bool) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil, false
+	}
+	re = re.Simplify()
+	fold := false
+	var walk func(r *syntax.Regexp) []string
+	walk = func(r *syntax.Regexp) []string {
+		switch r.Op {
+		case syntax.OpLiteral:
+			if r.Flags&syntax.FoldCase != 0 {
+				fold = true
+			}
+			return []string{string(r.Rune)}
+		case syntax.OpCapture, syntax.OpPlus:
+			return walk(r.Sub[0])
+		case syntax.OpRepeat:
+			if r.Min >= 1 {
+				return walk(r.Sub[0])
+			}
+		case syntax.OpConcat:
+			var best []string
+			for _, sub := range r.Sub {
+				set := walk(sub)
+				if set != nil && (best == nil || shortest(set) > shortest(best)) {
+					best = set
+				}
+			}
+			return best
+		case syntax.OpAlternate:
+			var all []string
+			for _, sub := range r.Sub {
+				set := walk(sub)
+				if set == nil {
+					return nil
+				}
+				all = append(all, set...)
+			}
+			return all
+		}
+		return nil
+	}
+	set := walk(re)
+	if len(set) == 0 || len(set) > 16 || shortest(set) < 3 {
+		return nil, false
+	}
+	if fold {
+		for i := range set {
+			set[i] = strings.ToLower(set[i])
+		}
+	}
+	return set, fold
+}
+
+func shortest(set []string) int {
+	n := -1
+	for _, s := range set {
+		if n < 0 || len(s) < n {
+			n = len(s)
+		}
+	}
+	return n
 }
 
 // requiredLiteral finds the longest literal that every match of the regex
@@ -260,6 +335,21 @@ func (cp *compiledPattern) match(field, text string, lower func() string) (Match
 				return Match{}, false
 			}
 		} else if !strings.Contains(text, cp.literal) {
+			return Match{}, false
+		}
+	} else if len(cp.anyOf) > 0 {
+		hay := text
+		if cp.fold {
+			hay = lower()
+		}
+		found := false
+		for _, l := range cp.anyOf {
+			if strings.Contains(hay, l) {
+				found = true
+				break
+			}
+		}
+		if !found {
 			return Match{}, false
 		}
 	}
