@@ -108,6 +108,14 @@ func TestSyncDirAndOverride(t *testing.T) {
 	if err := os.WriteFile(custom, []byte(customYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A user file may not shadow a builtin rule...
+	if _, _, err := LoadCatalogs(context.Background(), Options{CacheDir: cache, Rules: []string{custom}}); err == nil || !strings.Contains(err.Error(), "builtin") {
+		t.Fatalf("custom rule named like a builtin accepted: %v", err)
+	}
+	// ... it adds rules of its own, which outrank the builtins by confidence.
+	if err := os.WriteFile(custom, []byte(strings.Replace(customYAML, "name: openssh", "name: openssh-custom", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cat, infos, err := LoadCatalogs(context.Background(), Options{CacheDir: cache, Rules: []string{custom}})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +127,7 @@ func TestSyncDirAndOverride(t *testing.T) {
 	if strings.Join(names, ",") != "builtin,synced:recog,custom:mine.yaml" {
 		t.Fatalf("sources %v", names)
 	}
-	if infos[1].Rules != 1 || infos[2].Overrides != 1 {
+	if infos[1].Rules != 1 || infos[2].Overrides != 0 {
 		t.Fatalf("infos %+v", infos)
 	}
 	ms := cat.Match(map[string]string{"ssh.banner": "SSH-2.0-TestSSH_7"})
@@ -130,8 +138,8 @@ func TestSyncDirAndOverride(t *testing.T) {
 	if ms[0].Product != "OpenSSH (custom)" {
 		t.Fatalf("custom override %+v", ms[0])
 	}
-	if SourceOf(infos, "openssh") != "custom:mine.yaml" {
-		t.Fatalf("source of openssh: %s", SourceOf(infos, "openssh"))
+	if SourceOf(infos, "openssh-custom") != "custom:mine.yaml" {
+		t.Fatalf("source of openssh-custom: %s", SourceOf(infos, "openssh-custom"))
 	}
 }
 
