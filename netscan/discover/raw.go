@@ -124,11 +124,14 @@ func runRaw(ctx context.Context, cfg Config, m methods, src sweep.Source, report
 	return sum, err
 }
 
+// route is what one /24 (/64) of targets shares: the source address and
+// the interface holding it, whose ARP socket serves the targets that are
+// on its link.
 type route struct {
-	src  netip.Addr
-	arp  *arpSock // nil when the target is not on a local Ethernet
-	err  error
-	ifix int
+	src netip.Addr
+	ifc rawsock.Iface
+	arp *arpSock // nil when the interface cannot do ARP
+	err error
 }
 
 type rawTransport struct {
@@ -197,8 +200,9 @@ func (t *rawTransport) route(dst netip.Addr) route {
 		t.mu.Lock()
 		t.srcs[r.src] = true
 		t.mu.Unlock()
-		if t.plan.arp != 0 {
-			if ifc, err := rawsock.OnLink(dst); err == nil {
+		if ifc, err := rawsock.InterfaceOf(r.src); err == nil {
+			r.ifc = ifc
+			if t.plan.arp != 0 && len(ifc.MAC) == 6 && ifc.Prefix.Addr().Is4() {
 				r.arp = t.arpSock(ifc)
 			}
 		}
@@ -268,7 +272,7 @@ func (t *rawTransport) Send(ctx context.Context, probes []sweep.Probe) error {
 			s.Add(netip.AddrPortFrom(p.Addr, 0), tpl.Build(s.Buffer(), p.Addr, t.stamp.Echo16(r.src, p.Addr), t.stamp.EchoSeq()), 0)
 			mark(s)
 		case p.Port == t.plan.arp:
-			if r.arp == nil {
+			if r.arp == nil || !r.ifc.Reaches(p.Addr) {
 				continue // not on a local Ethernet: ARP does not apply
 			}
 			t.mu.Lock()

@@ -85,11 +85,18 @@ func OnLink(dst netip.Addr) (Iface, error) {
 	if err != nil {
 		return Iface{}, err
 	}
-	if ifc.Flags&net.FlagLoopback != 0 || len(ifc.MAC) != 6 || ifc.Flags&net.FlagPointToPoint != 0 {
-		return Iface{}, ErrNotOnLink
-	}
-	if !ifc.Prefix.Masked().Contains(dst) || dst == ifc.Prefix.Addr() {
+	if !ifc.Reaches(dst) {
 		return Iface{}, ErrNotOnLink
 	}
 	return ifc, nil
+}
+
+// Reaches says whether dst is another host on ifc's Ethernet network (so
+// ARP can find it): an IPv4 address inside the interface's prefix, not
+// the interface's own, on an Ethernet (not loopback, not point-to-point).
+func (ifc Iface) Reaches(dst netip.Addr) bool {
+	if !dst.Is4() || ifc.Flags&net.FlagLoopback != 0 || len(ifc.MAC) != 6 || ifc.Flags&net.FlagPointToPoint != 0 {
+		return false
+	}
+	return ifc.Prefix.Masked().Contains(dst) && dst != ifc.Prefix.Addr()
 }

@@ -37,6 +37,7 @@ type hostPacer struct {
 	rate   float64 // probes per second
 	tokens float64
 	last   time.Time
+	cut    time.Time // when the rate was last cut
 	recent []paced
 }
 
@@ -45,11 +46,14 @@ type paced struct {
 	at  time.Time
 }
 
-func newHostPacer() *hostPacer { return &hostPacer{rate: 4, tokens: 1} }
+func newHostPacer(rate float64) *hostPacer {
+	return &hostPacer{rate: min(max(rate, 0.5), 1000), tokens: 1}
+}
 
-// allow judges the probes sent at least one wait ago, then says whether a
-// token is free.
-func (p *hostPacer) allow(b *block, k int, now time.Time, wait time.Duration) bool {
+// allow judges the probes sent at least one wait ago (answered: the rate
+// grows by half a probe a second; lost: it drops by 30%), then says whether a token is
+// free, and if not, how long until one is.
+func (p *hostPacer) allow(b *block, now time.Time, wait time.Duration) (bool, time.Duration) {
 	n := 0
 	for _, r := range p.recent {
 		if now.Sub(r.at) < wait {
@@ -57,10 +61,13 @@ func (p *hostPacer) allow(b *block, k int, now time.Time, wait time.Duration) bo
 		}
 		n++
 		if testBit(b.answered, r.bit) {
-			p.rate = min(p.rate+1, 1000)
-		} else {
-			p.rate = max(p.rate/2, 0.5)
-			p.tokens = min(p.tokens, 0)
+			p.rate = min(p.rate+0.5, 1000)
+		} else if r.at.After(p.cut) {
+			// One cut per burst of losses (as TCP cuts once per window):
+			// the losses of probes sent before the last cut are already
+			// paid for.
+			p.rate = max(p.rate*0.7, 0.5)
+			p.cut = now
 		}
 	}
 	p.recent = p.recent[n:]
@@ -69,10 +76,10 @@ func (p *hostPacer) allow(b *block, k int, now time.Time, wait time.Duration) bo
 	}
 	p.last = now
 	if p.tokens < 1 {
-		return false
+		return false, time.Duration((1 - p.tokens) / p.rate * float64(time.Second))
 	}
 	p.tokens--
-	return true
+	return true, 0
 }
 
 func (p *hostPacer) record(bit int, now time.Time) {

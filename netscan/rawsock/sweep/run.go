@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -239,6 +240,7 @@ func (s *Sweep) loop(ctx context.Context, tr Transport, blocks <-chan *block) er
 			if b != nil {
 				s.mu.Lock()
 				b.start, b.sending = time.Now(), true
+				b.roundStart = b.start
 				s.live = append(s.live, b)
 				s.sum.Hosts += len(b.hosts)
 				s.mu.Unlock()
@@ -290,7 +292,7 @@ func (s *Sweep) loop(ctx context.Context, tr Transport, blocks <-chan *block) er
 		s.mu.Lock()
 		s.sum.Probes += len(batch)
 		cur.lastSend = time.Now()
-		if !cur.sending {
+		if !cur.sending && cur.deferred == 0 {
 			cur.due = cur.lastSend.Add(s.waitFor(cur.round))
 		}
 		s.mu.Unlock()
@@ -322,14 +324,36 @@ func (s *Sweep) nextRound(b *block, now time.Time) {
 			s.abandon(b, h, int32(b.np))
 			continue
 		}
-		if s.cfg.PaceLimited && h.counts[Closed] > 0 && h.pace == nil {
-			// It answered some probes with errors and ignored others: the
-			// signature of an ICMP rate limit.
-			h.pace = newHostPacer()
-			b.maxRound = max(b.maxRound, s.cfg.Retries+2)
+		// ICMP rate limiting: a host whose previous retry round drew new
+		// error answers while ports stay unanswered is answering as fast
+		// as its limit lets it. From the third round on its probes are
+		// paced, starting at the rate the last round achieved, and it
+		// gets rounds for as long as they make progress.
+		newClosed := h.counts[Closed] - h.closedMark
+		h.closedMark = h.counts[Closed]
+		if s.cfg.PaceLimited && b.round >= 2 && newClosed > 0 && h.unans > 0 {
+			if h.pace == nil {
+				rate := float64(newClosed) / max(now.Sub(b.roundStart).Seconds(), 0.05)
+				h.pace = newHostPacer(rate)
+			}
+			b.maxRound = max(b.maxRound, min(b.round+1, s.cfg.Retries+maxPacedRounds))
 		}
 	}
+	b.roundStart = now
+	if s.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
+		paced, rate := 0, 0.0
+		for i := range b.hosts {
+			if p := b.hosts[i].pace; p != nil {
+				paced++
+				rate = p.rate
+			}
+		}
+		s.cfg.Log.Debug("sweep round", "round", b.round, "of", b.maxRound, "remaining", b.remaining, "paced", paced, "rate", rate)
+	}
 }
+
+// maxPacedRounds bounds the extra rounds given to rate-limited hosts.
+const maxPacedRounds = 12
 
 func (s *Sweep) abandon(b *block, h *hostState, skipAt int32) {
 	if h.abandoned {
@@ -369,8 +393,11 @@ func (s *Sweep) fill(b *block, batch []Probe, n int, now time.Time) []Probe {
 			}
 		}
 		if h.pace != nil && b.round > 0 {
-			if !h.pace.allow(b, k, now, s.waitFor(0)) {
+			if ok, next := h.pace.allow(b, now, s.waitFor(0)); !ok {
 				b.deferred++
+				if b.nextToken.IsZero() || next < b.nextToken.Sub(now) {
+					b.nextToken = now.Add(next)
+				}
 				continue
 			}
 			h.pace.record(bit, now)
@@ -395,7 +422,12 @@ func (s *Sweep) fill(b *block, batch []Probe, n int, now time.Time) []Probe {
 		b.sending = false
 		due := now
 		if b.deferred > 0 {
-			due = now.Add(20 * time.Millisecond)
+			// Come back when the first paced host has a token again.
+			due = now.Add(5 * time.Millisecond)
+			if b.nextToken.After(due) {
+				due = b.nextToken
+			}
+			b.nextToken = time.Time{}
 		} else {
 			due = now.Add(s.waitFor(b.round))
 		}

@@ -296,23 +296,24 @@ func New(cfg Config) (*Sweep, error) {
 
 // hostState is a block's bookkeeping for one host.
 type hostState struct {
-	addr      netip.Addr
-	name      string
-	net       *subnet
-	pace      *hostPacer // non-nil once the host is paced
-	reason    string     // first answer's reason (or discovery's)
-	unreach   string     // last error a router or the kernel gave
-	firstSend time.Time
-	srtt      time.Duration
-	rvar      time.Duration
-	sent      int32 // probes sent
-	probed0   int32 // first-round probes sent
-	answers   int32 // answers from the host itself
-	unans     int32 // ports neither answered nor given up
-	skipAt    int32 // first unprobed port index when given up in round 0; -1
-	counts    [nVerdicts]int32
-	known     bool // discovery found it up
-	abandoned bool
+	addr       netip.Addr
+	name       string
+	net        *subnet
+	pace       *hostPacer // non-nil once the host is paced
+	closedMark int32      // counts[Closed] when the current round started
+	reason     string     // first answer's reason (or discovery's)
+	unreach    string     // last error a router or the kernel gave
+	firstSend  time.Time
+	srtt       time.Duration
+	rvar       time.Duration
+	sent       int32 // probes sent
+	probed0    int32 // first-round probes sent
+	answers    int32 // answers from the host itself
+	unans      int32 // ports neither answered nor given up
+	skipAt     int32 // first unprobed port index when given up in round 0; -1
+	counts     [nVerdicts]int32
+	known      bool // discovery found it up
+	abandoned  bool
 }
 
 type subnet struct {
@@ -326,22 +327,24 @@ type subnet struct {
 }
 
 type block struct {
-	hosts     []hostState
-	lo, hi    netip.Addr
-	np        int
-	answered  []uint64
-	sentRound []uint64 // pacing only
-	nets      []*subnet
-	perm      perm
-	round     int
-	maxRound  int
-	cursor    int
-	sending   bool
-	due       time.Time
-	lastSend  time.Time
-	start     time.Time
-	remaining int
-	deferred  int
+	hosts      []hostState
+	lo, hi     netip.Addr
+	np         int
+	answered   []uint64
+	sentRound  []uint64 // pacing only
+	nets       []*subnet
+	perm       perm
+	round      int
+	maxRound   int
+	cursor     int
+	sending    bool
+	due        time.Time
+	lastSend   time.Time
+	start      time.Time
+	remaining  int
+	deferred   int
+	nextToken  time.Time // earliest token of a deferred paced host
+	roundStart time.Time
 }
 
 func (b *block) find(a netip.Addr) int {

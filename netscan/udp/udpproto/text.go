@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/portrait-scanner/portrait/protocol/sip"
 )
 
 // TFTP (RFC 1350). The read request names a file that cannot exist, so a
@@ -69,35 +71,38 @@ func (ev *Evidence) addTFTP(probe string, reply []byte) {
 	ev.confirm("tftp", 90)
 }
 
-// SIP OPTIONS (RFC 3261 §11): every SIP element must answer it.
+// SIP OPTIONS (RFC 3261 §11): every SIP element must answer it. The
+// request and the parser are protocol/sip's, so UDP answers give the same
+// fields (and meet the same rules) as TCP ones.
 func sipRequest() Request {
-	tag := hex.EncodeToString(randomBytes(4))
-	branch := "z9hG4bK" + hex.EncodeToString(randomBytes(6))
-	callid := hex.EncodeToString(randomBytes(8))
-	msg := "OPTIONS sip:nm SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP nm;branch=" + branch + ";rport\r\n" +
-		"From: <sip:nm@nm>;tag=" + tag + "\r\n" +
-		"To: <sip:nm2@nm2>\r\n" +
-		"Call-ID: " + callid + "\r\n" +
-		"CSeq: 42 OPTIONS\r\n" +
-		"Max-Forwards: 70\r\n" +
-		"Contact: <sip:nm@nm>\r\n" +
-		"Accept: application/sdp\r\n" +
-		"Content-Length: 0\r\n\r\n"
-	return Request{Name: "SIPOptions", Payload: []byte(msg)}
+	return Request{Name: "SIPOptions", Payload: sip.Request("nm", "nm:5060", "UDP")}
 }
 
+// sipEchoed headers repeat our request.
+var sipEchoed = map[string]bool{"via": true, "from": true, "to": true, "call-id": true, "cseq": true, "content-length": true}
+
 func (ev *Evidence) addSIP(reply []byte) {
-	status, headers, ok := parseHTTPLike(reply, "SIP/2.0 ")
+	head := reply
+	if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
+		head = head[:i]
+	}
+	r, ok := sip.ParseHead(clip(head, 16<<10))
 	if !ok {
 		return
 	}
-	ev.set("sip.status", status[0])
-	ev.set("sip.reason", status[1])
-	for k, v := range headers {
-		switch k {
-		case "server", "user-agent", "allow", "supported", "accept", "organization", "warning":
-			ev.set("sip.header."+k, v)
+	ev.set("sip.status", strconv.Itoa(r.Status))
+	ev.set("sip.reason", r.Reason)
+	for name, v := range r.Headers {
+		if !sipEchoed[name] {
+			ev.set("sip.header."+strings.ReplaceAll(name, "-", "_"), v)
+		}
+	}
+	ev.set("sip.header_order", strings.Join(r.Names, ","))
+	if to := r.Headers["to"]; to != "" {
+		for _, p := range strings.Split(to, ";")[1:] {
+			if k, v, _ := strings.Cut(strings.TrimSpace(p), "="); strings.EqualFold(k, "tag") {
+				ev.set("sip.to_tag_shape", sip.TagShape(v))
+			}
 		}
 	}
 	ev.confirm("sip", 95)
