@@ -24,7 +24,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -122,6 +125,7 @@ func Scan(ctx context.Context, cfg Config, src sweep.Source, ports []int) (sweep
 		return sweep.Summary{}, err
 	}
 	tr.sw = sw
+	tr.startWorkers(sendWorkers())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -129,13 +133,16 @@ func Scan(ctx context.Context, cfg Config, src sweep.Source, ports []int) (sweep
 		tr.receive()
 	}()
 	sum, err := sw.Run(ctx, src, tr)
+	if werr := tr.stopWorkers(); werr != nil && err == nil {
+		err = werr
+	}
 	// Late answers are of no use once every block is done.
 	tr.l.Close()
 	wg.Wait()
 	if tr.err != nil && err == nil {
 		err = tr.err
 	}
-	sum.SendErrors = int(tr.sendErrs)
+	sum.SendErrors = int(tr.sendErrs.Load())
 	return sum, err
 }
 
@@ -168,19 +175,20 @@ func hostResult(h sweep.HostResult) connect.HostResult {
 const sourcePorts = 8
 
 type transport struct {
-	sports []uint16
-	ttl    uint8
-	stamp  rawsock.Stamp
-	sw     *sweep.Sweep
-	l      *rawsock.Listener
-	s4     *rawsock.Sender
-	s6     map[netip.Addr]*rawsock.Sender // bound to each IPv6 source
-	tpl    map[tplKey]*rawsock.SYNTemplate
-	routes map[netip.Prefix]netip.Addr // destination /24 (/64) -> source
+	sports  []uint16
+	ttl     uint8
+	stamp   rawsock.Stamp
+	sw      *sweep.Sweep
+	l       *rawsock.Listener
+	workers []*sendWorker
+	next    int
+	pool    sync.Pool
+	wwg     sync.WaitGroup
+	routes  map[netip.Prefix]netip.Addr // destination /24 (/64) -> source
 	// srcs is read by the receiver: our source addresses.
 	mu       sync.RWMutex
 	srcs     map[netip.Addr]bool
-	sendErrs uint64
+	sendErrs atomic.Uint64
 	err      error
 }
 
@@ -195,19 +203,13 @@ func newTransport(sports []uint16, ttl uint8) (*transport, error) {
 	}
 	return &transport{
 		sports: sports, ttl: ttl, stamp: rawsock.NewStamp(), l: l,
-		s6: map[netip.Addr]*rawsock.Sender{}, tpl: map[tplKey]*rawsock.SYNTemplate{},
 		routes: map[netip.Prefix]netip.Addr{}, srcs: map[netip.Addr]bool{},
 	}, nil
 }
 
 func (t *transport) close() {
 	t.l.Close()
-	if t.s4 != nil {
-		t.s4.Close()
-	}
-	for _, s := range t.s6 {
-		s.Close()
-	}
+	_ = t.stopWorkers()
 }
 
 // source returns the local address for dst, looked up once per /24 (/64
@@ -240,67 +242,108 @@ type tplKey struct {
 	sport uint16
 }
 
-func (t *transport) sender(src netip.Addr, sport uint16) (*rawsock.Sender, *rawsock.SYNTemplate, error) {
-	k := tplKey{src, sport}
-	tpl := t.tpl[k]
-	if tpl == nil {
-		var err error
-		if tpl, err = rawsock.NewSYNTemplate(src, sport, t.ttl); err != nil {
-			return nil, nil, err
-		}
-		t.tpl[k] = tpl
-	}
-	if src.Is4() {
-		if t.s4 == nil {
-			s, err := rawsock.NewSender(rawsock.IPv4, netip.Addr{})
-			if err != nil {
-				return nil, nil, err
-			}
-			t.s4 = s
-		}
-		return t.s4, tpl, nil
-	}
-	s := t.s6[src]
-	if s == nil {
-		var err error
-		if s, err = rawsock.NewSender(rawsock.TCP6, src); err != nil {
-			return nil, nil, err
-		}
-		t.s6[src] = s
-	}
-	return s, tpl, nil
+// sendItem is one SYN to build: the route is looked up by Send (one
+// goroutine), the packet built and sent by a worker.
+type sendItem struct {
+	dst   netip.Addr
+	src   netip.Addr
+	port  uint16
+	sport uint16
 }
 
-// Send builds and sends one SYN per probe.
+// sendWorker owns raw sockets and templates; several run in parallel
+// because on a fast path (loopback, veth, a local network) most of the
+// cost of a probe is the kernel's work on the sending CPU.
+type sendWorker struct {
+	t   *transport
+	in  chan []sendItem
+	s4  *rawsock.Sender
+	s6  map[netip.Addr]*rawsock.Sender
+	tpl map[tplKey]*rawsock.SYNTemplate
+	err error
+}
+
+func (t *transport) startWorkers(n int) {
+	t.pool = sync.Pool{New: func() any { return make([]sendItem, 0, 128) }}
+	for i := 0; i < n; i++ {
+		w := &sendWorker{t: t, in: make(chan []sendItem, 4), s6: map[netip.Addr]*rawsock.Sender{}, tpl: map[tplKey]*rawsock.SYNTemplate{}}
+		t.workers = append(t.workers, w)
+		t.wwg.Add(1)
+		go func() {
+			defer t.wwg.Done()
+			for items := range w.in {
+				if w.err == nil {
+					w.err = w.send(items)
+				}
+				t.pool.Put(items[:0])
+			}
+			w.close()
+		}()
+	}
+}
+
+func (t *transport) stopWorkers() error {
+	for _, w := range t.workers {
+		close(w.in)
+	}
+	t.wwg.Wait()
+	var err error
+	for _, w := range t.workers {
+		if w.err != nil && err == nil {
+			err = w.err
+		}
+	}
+	t.workers = nil
+	return err
+}
+
+// Send hands the probes to the next worker (round robin) and returns:
+// the sweep fills the next batch while the kernel sends this one.
 func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
-	var used []*rawsock.Sender
+	items := t.pool.Get().([]sendItem)[:0]
 	for _, p := range probes {
 		src, err := t.source(p.Addr)
 		if err != nil {
-			t.sendErrs++
+			t.sendErrs.Add(1)
 			t.sw.Answer(sweep.Answer{Addr: p.Addr, Port: p.Port, Verdict: sweep.Filtered, Reason: connect.ReasonNetUnreach})
-			_ = err
 			continue
 		}
-		sport := t.sports[int(p.Try)%len(t.sports)]
-		s, tpl, err := t.sender(src, sport)
+		items = append(items, sendItem{dst: p.Addr, src: src, port: p.Port, sport: t.sports[int(p.Try)%len(t.sports)]})
+	}
+	w := t.workers[t.next%len(t.workers)]
+	t.next++
+	if w.err != nil {
+		return w.err
+	}
+	select {
+	case w.in <- items:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (w *sendWorker) send(items []sendItem) error {
+	var used []*rawsock.Sender
+	for _, it := range items {
+		s, tpl, err := w.sender(it.src, it.sport)
 		if err != nil {
 			return err
 		}
 		if s.Full() {
-			if err := s.Flush(t.onSendErr); err != nil {
+			if err := s.Flush(w.t.onSendErr); err != nil {
 				return err
 			}
 		}
-		seq := t.stamp.Seq(rawsock.ProtoTCP, src, p.Addr, sport, p.Port)
-		s.Add(netip.AddrPortFrom(p.Addr, 0), tpl.Build(s.Buffer(), p.Addr, p.Port, seq, uint16(seq>>11)), uint32(p.Port))
+		seq := w.t.stamp.Seq(rawsock.ProtoTCP, it.src, it.dst, it.sport, it.port)
+		s.Add(netip.AddrPortFrom(it.dst, 0), tpl.Build(s.Buffer(), it.dst, it.port, seq, uint16(seq>>11)), uint32(it.port))
 		if len(used) == 0 || used[len(used)-1] != s {
 			used = append(used, s)
 		}
 	}
 	for _, s := range used {
 		if s.Len() > 0 {
-			if err := s.Flush(t.onSendErr); err != nil {
+			if err := s.Flush(w.t.onSendErr); err != nil {
 				return err
 			}
 		}
@@ -308,12 +351,52 @@ func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
 	return nil
 }
 
+func (w *sendWorker) sender(src netip.Addr, sport uint16) (*rawsock.Sender, *rawsock.SYNTemplate, error) {
+	k := tplKey{src, sport}
+	tpl := w.tpl[k]
+	if tpl == nil {
+		var err error
+		if tpl, err = rawsock.NewSYNTemplate(src, sport, w.t.ttl); err != nil {
+			return nil, nil, err
+		}
+		w.tpl[k] = tpl
+	}
+	if src.Is4() {
+		if w.s4 == nil {
+			s, err := rawsock.NewSender(rawsock.IPv4, netip.Addr{})
+			if err != nil {
+				return nil, nil, err
+			}
+			w.s4 = s
+		}
+		return w.s4, tpl, nil
+	}
+	s := w.s6[src]
+	if s == nil {
+		var err error
+		if s, err = rawsock.NewSender(rawsock.TCP6, src); err != nil {
+			return nil, nil, err
+		}
+		w.s6[src] = s
+	}
+	return s, tpl, nil
+}
+
+func (w *sendWorker) close() {
+	if w.s4 != nil {
+		w.s4.Close()
+	}
+	for _, s := range w.s6 {
+		s.Close()
+	}
+}
+
 // onSendErr turns a refused send into a verdict: the kernel had no route,
 // or a local firewall refused the SYN. Nothing will answer, so the port is
 // decided now rather than after retries. Other errors leave the probe
 // unanswered: a retry may get through.
 func (t *transport) onSendErr(dst netip.AddrPort, port uint32, err error) {
-	t.sendErrs++
+	t.sendErrs.Add(1)
 	reason := ""
 	switch {
 	case errors.Is(err, syscall.ENETUNREACH):
@@ -431,4 +514,15 @@ func icmpReason(v6 bool, typ, code uint8) string {
 		return connect.ReasonProhibited
 	}
 	return connect.ReasonHostUnreach
+}
+
+// sendWorkers is how many goroutines send SYNs. One by default: a second
+// showed no gain on the 2-CPU machines this was measured on (one sender
+// already keeps a CPU busy with the kernel's work, the receiver takes the
+// other). PORTRAIT_SYN_SENDERS overrides it, for benchmarks.
+func sendWorkers() int {
+	if v, err := strconv.Atoi(os.Getenv("PORTRAIT_SYN_SENDERS")); err == nil && v > 0 && v <= runtime.GOMAXPROCS(0)*2 {
+		return v
+	}
+	return 1
 }
