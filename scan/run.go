@@ -36,6 +36,11 @@ type Config struct {
 	Log          *slog.Logger
 	// Progress, when set, is called with running totals (for a terminal bar).
 	Progress func(p Progress)
+	// OnIdentified, when set, sees each service as soon as it is identified,
+	// before its host's group is released (the workspace checkpoints it, so
+	// that a resumed scan does not fingerprint it again). Called from many
+	// goroutines.
+	OnIdentified func(*fingerprint.Service)
 }
 
 // Progress is a snapshot of a running scan.
@@ -126,6 +131,9 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Meta, error) {
 					continue
 				}
 				svc := cfg.Engine.Identify(ctx, fingerprint.Target{Addr: addr, Hostname: p.Hostname, Port: p.Port})
+				if cfg.OnIdentified != nil && svc != nil && ctx.Err() == nil {
+					cfg.OnIdentified(svc)
+				}
 				atomic.AddInt64(&prog.Fingerprints, 1)
 				groups.done(p.Host, svc)
 			}
