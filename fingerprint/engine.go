@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portrait-scanner/portrait/protocol"
@@ -39,7 +40,9 @@ type Config struct {
 	ProbeTimeout time.Duration
 	// MaxRead caps each response (default 64 KiB).
 	MaxRead int
-	// Parallel caps the probes run at once on one port (default 24).
+	// Parallel caps the probes run at once on one port (default 8): servers
+	// that limit connections per client (IRC daemons, single-worker app
+	// servers) must not be flooded by one fingerprint.
 	Parallel int
 	// MaxProtocols stops probing a port once this many modules confirmed a
 	// protocol (default 3).
@@ -71,7 +74,7 @@ func (c Config) withDefaults() Config {
 		c.MaxRead = 64 << 10
 	}
 	if c.Parallel <= 0 {
-		c.Parallel = 24
+		c.Parallel = 8
 	}
 	if c.MaxProtocols <= 0 {
 		c.MaxProtocols = 3
@@ -126,6 +129,9 @@ type evidence struct {
 	results   []modResult
 	ran       map[string]bool
 	nmap      *nmapState // nmap mode's schedules (nmapmode.go)
+	// reacted is set once the server answered anything (a banner, a reply,
+	// a close): a port that never reacts is not worth the last resort.
+	reacted atomic.Bool
 }
 
 type modResult struct {
@@ -292,13 +298,22 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 	var tlsMu sync.Mutex
 	strong := make(chan struct{}, 64)
 
+	// A port that answers no question at all within one probe timeout of
+	// the fan-out is silent for good: the modules still queued behind the
+	// per-port limit are not started (a silent port must cost <= 2 s).
+	reacted := &ev.reacted
+	var silentStart atomic.Int64
+	silentGiveUp := func() bool {
+		st := silentStart.Load()
+		return st != 0 && !reacted.Load() && time.Since(time.Unix(0, st)) > e.cfg.ProbeTimeout
+	}
 	runModule := func(m protocol.Module, conn net.Conn, banner []byte) {
 		defer wg.Done()
 		name := m.Info().Name
 		if conn == nil {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if lctx.Err() != nil {
+			if lctx.Err() != nil || silentGiveUp() {
 				return
 			}
 			c, err := e.dial(lctx, t, tlsMode, ev)
@@ -311,6 +326,9 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 		mctx, mcancel := context.WithTimeout(lctx, 3*e.cfg.ProbeTimeout)
 		defer mcancel()
 		res, err := runSafe(mctx, m, conn, banner, e.env(t, tlsMode))
+		if reaction(res, err) {
+			reacted.Store(true)
+		}
 		if err != nil && !errors.Is(err, protocol.ErrNotThisProtocol) {
 			e.log.Debug("module failed", "module", name, "port", t.Port, "tls", tlsMode, "err", err)
 		}
@@ -389,6 +407,7 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 	// onBanner hands a passive banner to the modules that claim it (the
 	// first on conn itself) or, when none does, asks generic questions.
 	onBanner := func(conn net.Conn, banner []byte) {
+		ev.reacted.Store(true)
 		ev.mu.Lock()
 		if tlsMode {
 			ev.fields["tls.banner"] = Latin1(banner)
@@ -454,18 +473,57 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 		// A port-prior module already confirmed the protocol (or TLS was
 		// found): nothing more to ask on this layer.
 	} else if err == nil {
-		// Silent port: every client-first module and TLS, concurrently.
+		// Silent port: every client-first module and TLS, concurrently
+		// (Parallel at a time, by priority).
+		silentStart.Store(time.Now().UnixNano())
+		giveUp := time.AfterFunc(e.cfg.ProbeTimeout, func() {
+			if !reacted.Load() {
+				cancel() // nothing answered anything: the port is silent
+			}
+		})
+		defer giveUp.Stop()
 		tryTLS()
 		mods := append([]protocol.Module(nil), e.modules...)
-		sort.SliceStable(mods, func(i, j int) bool { return mods[i].Info().Priority > mods[j].Info().Priority })
-		for _, m := range mods {
+		// HTTP first, then by priority. HTTP is by far the commonest
+		// protocol on a port that waits for the client; its connection is
+		// opened a moment before the others so that a server handling one
+		// connection at a time (gunicorn's sync worker) serves it next.
+		rank := func(m protocol.Module) int {
+			if m.Info().Name == "http" {
+				return 1 << 20
+			}
+			return m.Info().Priority
+		}
+		sort.SliceStable(mods, func(i, j int) bool { return rank(mods[i]) > rank(mods[j]) })
+		for i, m := range mods {
 			inf := m.Info()
 			if inf.ServerFirst || (inf.Transport != "" && inf.Transport != "tcp") {
 				continue
 			}
 			start(m, nil, nil)
+			if i == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
 		}
 		e.runProbes(lctx, t, tlsMode, ev, &wg, func(p *Probe) bool { return p.Rarity <= min(1, e.cfg.Intensity) })
+		// Halfway through, a port that has reacted to nothing gets every
+		// data probe at once, with what is left of the budget: binary
+		// protocols (RMI, X11, RPC...) answer only their own request, and
+		// must be found within the silent port's budget.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-lctx.Done():
+				return
+			case <-time.After(e.cfg.ProbeTimeout / 2):
+			}
+			if reacted.Load() || enough() {
+				return
+			}
+			e.runProbes(lctx, t, tlsMode, ev, &wg, func(p *Probe) bool { return p.Rarity <= e.cfg.Intensity },
+				probeLimit{wait: e.cfg.ProbeTimeout / 2})
+		}()
 		// A server that greets late (a slow reverse lookup, a greeting
 		// delay) still gets heard: conn0 keeps listening meanwhile.
 		late := conn0
@@ -473,7 +531,9 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b := e.readBanner(lctx, late, e.cfg.ProbeTimeout, strong, enough)
+			// Half a probe timeout: a single-worker server (gunicorn)
+			// serves the probes only once this connection lets go.
+			b := e.readBanner(lctx, late, e.cfg.ProbeTimeout/2, strong, enough)
 			if len(b) == 0 || enough() {
 				late.Close()
 				return
@@ -544,6 +604,29 @@ func (e *Engine) readBanner(ctx context.Context, conn net.Conn, wait time.Durati
 	return b
 }
 
+// reaction says whether a module's outcome shows the server reacted to
+// what was sent (an answer, another protocol, a close) rather than staying
+// silent until the timeout.
+func reaction(res *protocol.Result, err error) bool {
+	if res != nil {
+		for _, x := range res.Exchanges {
+			if len(x.Response) > 0 {
+				return true
+			}
+		}
+		if res.Service != "" {
+			return true
+		}
+	}
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, protocol.ErrNotThisProtocol) {
+		return true
+	}
+	return !wire.IsTimeout(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
 // runSafe turns a module panic into an error: one bad parser must not take
 // the scan down.
 func runSafe(ctx context.Context, m protocol.Module, conn net.Conn, banner []byte, env protocol.Env) (res *protocol.Result, err error) {
@@ -569,6 +652,7 @@ func safeClaim(m protocol.Module, banner []byte) (ok bool) {
 type probeLimit struct {
 	sem      chan struct{}
 	answered func()
+	wait     time.Duration // when set, caps each probe's wait
 }
 
 // runProbes sends the data probes that pass the filter, each on its own
@@ -615,13 +699,18 @@ func (e *Engine) runProbes(ctx context.Context, t Target, tlsMode bool, ev *evid
 			if wire.Write(ctx, c, e.cfg.ProbeTimeout, req) != nil {
 				return
 			}
-			resp, _ := wire.ReadQuiet(ctx, c, p.wait, 300*time.Millisecond, e.cfg.MaxRead)
+			wait := p.wait
+			if lim.wait > 0 && lim.wait < wait {
+				wait = lim.wait
+			}
+			resp, _ := wire.ReadQuiet(ctx, c, wait, 300*time.Millisecond, e.cfg.MaxRead)
 			if len(resp) == 0 {
 				return
 			}
 			ev.mu.Lock()
 			ev.fields["probe."+p.Name] = Latin1(resp)
 			ev.exchanges = append(ev.exchanges, Exchange{Probe: p.Name, TLS: tlsMode, Request: req, Response: resp})
+			ev.reacted.Store(true)
 			ev.mu.Unlock()
 			if lim.answered != nil {
 				lim.answered()
@@ -649,7 +738,7 @@ func (e *Engine) followUps(ctx context.Context, t Target, isTLS bool, ev *eviden
 			}
 			return false
 		})
-		if unknown {
+		if unknown && ev.reacted.Load() {
 			// Last resort, as nmap does: a port no module and no rule could
 			// name gets the probes up to the configured intensity, so
 			// services on unusual ports are still found by their data
