@@ -323,8 +323,27 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	}
 	res.Set("sip.header_order", strings.Join(final.Names, ","))
 	res.Set("sip.to_tag_shape", TagShape(toTag(final.Headers["to"])))
-	res.Service, res.Confidence = "sip", 95
+	// A SIP server echoes our Call-ID and CSeq. A server that merely copies
+	// the protocol word of any request line (mini_httpd answers "SIP/2.0
+	// 501" with an HTML page) does not: that is a weak sign only.
+	if sentID := headerValue(req, "Call-ID"); sentID != "" && strings.Contains(final.Headers["call-id"], sentID) &&
+		strings.Contains(final.Headers["cseq"], "OPTIONS") {
+		res.Service, res.Confidence = "sip", 95
+	} else {
+		res.Service, res.Confidence = "sip", 40
+		res.Set("sip.echo", "missing")
+	}
 	return res, nil
+}
+
+// headerValue returns a header's value in a request we built.
+func headerValue(req []byte, name string) string {
+	for _, line := range strings.Split(string(req), "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // fieldName turns a header name into a field name component.

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"testing"
 
@@ -119,4 +120,31 @@ func FuzzParseHead(f *testing.F) {
 		}
 		_ = TagShape(toTag(r.Headers["to"]))
 	})
+}
+
+// A server that copies the protocol word of any request line (mini_httpd)
+// is not taken for SIP: it does not echo our Call-ID and CSeq.
+func TestEchoRequiredForConfidence(t *testing.T) {
+	addr := prototest.Serve(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		c.Read(buf)
+		c.Write([]byte("SIP/2.0 501 Not Implemented\r\nServer: mini_httpd/1.30\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n"))
+	})
+	res, err := prototest.Run(t, New(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Confidence >= 90 || res.Fields["sip.echo"] != "missing" {
+		t.Errorf("confidence %d, echo %q", res.Confidence, res.Fields["sip.echo"])
+	}
+	addr = prototest.Serve(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		n, _ := c.Read(buf)
+		id := headerValue(buf[:n], "Call-ID")
+		c.Write([]byte("SIP/2.0 200 OK\r\nCall-ID: " + id + "\r\nCSeq: 42 OPTIONS\r\nServer: kamailio (5.6.3 (x86_64/linux))\r\nContent-Length: 0\r\n\r\n"))
+	})
+	res, err = prototest.Run(t, New(), addr)
+	if err != nil || res.Confidence != 95 {
+		t.Fatalf("echoing server: %v %+v", err, res)
+	}
 }
