@@ -36,6 +36,8 @@ type ArchiveOptions struct {
 	Targets    []string
 	PortsTotal uint64
 	Log        *slog.Logger
+	// AfterFinish runs once the archive is closed (index, retention).
+	AfterFinish func(*Archive)
 }
 
 // Archive is a scan.Sink that appends every record to the scan's
@@ -80,6 +82,8 @@ type Archive struct {
 	stop       chan struct{}
 	loopDone   chan struct{}
 	writeErr   atomic.Value // error
+	scanErr    atomic.Value // error: the port scan failed
+	identified atomic.Int64
 	bannerErrs atomic.Int64
 }
 
@@ -235,6 +239,9 @@ func (a *Archive) writeStatus() {
 	run.Seconds = round3(time.Since(a.start).Seconds())
 	a.status.Stages = a.stageTimings()
 	a.status.Hosts, a.status.Open, a.status.Services = a.hostUp, a.open, a.svcs
+	// Without a progress feed (no terminal), the archive's own counts.
+	a.status.Progress.Open = max(a.status.Progress.Open, int64(a.open))
+	a.status.Progress.Fingerprints = max(a.status.Progress.Fingerprints, a.identified.Load())
 	st := a.status
 	st.Runs = append([]Run(nil), a.status.Runs...)
 	a.mu.Unlock()
@@ -308,6 +315,7 @@ func (a *Archive) Identified(s *fingerprint.Service) {
 	if s == nil {
 		return
 	}
+	a.identified.Add(1)
 	a.writeBanners(s)
 	b, err := line(s)
 	if err != nil {
@@ -453,11 +461,21 @@ func (a *Archive) Error(e scan.ErrorRecord) error {
 	return a.opt.Inner.Error(e)
 }
 
+// PortScanFailed records that the port scan ended on an error: the scan
+// is then recorded as failed (resumable), not done.
+func (a *Archive) PortScanFailed(err error) {
+	if err != nil && a.ctx.Err() == nil {
+		a.scanErr.Store(err)
+	}
+}
+
 // End closes the scan. A scan that ran to its end gets its scan-end record
-// and state "done"; one whose context was cancelled keeps no end record
-// (it is resumable) and is marked interrupted.
+// and state "done"; one whose context was cancelled, or whose port scan
+// failed, keeps no end record (it is resumable) and is marked interrupted
+// or failed.
 func (a *Archive) End(m scan.Meta) error {
-	interrupted := a.ctx.Err() != nil
+	scanErr, _ := a.scanErr.Load().(error)
+	interrupted := a.ctx.Err() != nil || scanErr != nil
 	r := a.opt.Resume
 	if r != nil && r.Results.Begin != nil {
 		m.Started = r.Results.Begin.Started
@@ -506,7 +524,7 @@ func (a *Archive) End(m scan.Meta) error {
 		a.commit(b)
 	}
 	innerErr := a.opt.Inner.End(m)
-	endErr = a.finish(interrupted, nil)
+	endErr = a.finish(interrupted, scanErr)
 	if innerErr != nil {
 		return innerErr
 	}
@@ -573,6 +591,9 @@ func (a *Archive) finish(interrupted bool, failure error) error {
 	a.closeFiles()
 	if state == StateDone {
 		_ = os.Remove(a.opt.Workspace.Path(a.opt.ID, CheckpointFile))
+	}
+	if a.opt.AfterFinish != nil {
+		a.opt.AfterFinish(a)
 	}
 	return a.err()
 }

@@ -53,6 +53,7 @@ type scanOpts struct {
 	onlyDiscover    bool
 	discoverProfile string
 	nmap            nmapOpts // nmapflag.go
+	ws              wsOpts   // wsflags.go
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -113,6 +114,7 @@ ARP on local networks; deep: + TCP SYN; tcp: TCP only) and only live hosts are p
 	f.BoolVar(&o.onlyDiscover, "only-discover", false, "host discovery only: report live hosts, scan no ports (nmap -sn)")
 	f.StringVar(&o.discoverProfile, "discover-profile", "", "host discovery: fast (ICMP), standard (ICMP+ARP, default), deep (+TCP SYN), tcp")
 	addNmapFlags(cmd, o)
+	addWorkspaceFlags(cmd, o)
 	fixed := func(vals ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return vals, cobra.ShellCompDirectiveNoFileComp
@@ -148,6 +150,9 @@ func expandShortFlags(args []string) []string {
 
 func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 	ctx := cmd.Context()
+	if err := resumeScan(cmd, g, o, &args); err != nil {
+		return err
+	}
 	cfgPath, explicit := g.configPath, g.configPath != ""
 	if !explicit {
 		cfgPath = config.DefaultPath()
@@ -252,6 +257,9 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 		scfg.Progress = func(p scan.Progress) {
 			fmt.Fprintf(g.stderr, "\r\033[K%d/%d ports, %d open, %d identified, %d in progress", p.PortsDone, total, p.Open, p.Fingerprints, p.Pending)
 		}
+	}
+	if sink, err = applyWorkspace(cmd, g, o, args, &scfg, sink); err != nil {
+		return err
 	}
 	_, err = scan.Run(ctx, scfg, sink)
 	if scfg.Progress != nil {
