@@ -31,7 +31,7 @@ func synthetic(id, lastMod string) map[string]any {
 		},
 		"metrics": map[string]any{
 			"cvssMetricV2": []any{map[string]any{"source": "nvd@nist.gov", "type": "Primary",
-				"cvssData": map[string]any{"version": "2.0", "vectorString": "AV:N/AC:L/Au:N/C:P/I:P/A:P", "baseScore": 7.5},
+				"cvssData":     map[string]any{"version": "2.0", "vectorString": "AV:N/AC:L/Au:N/C:P/I:P/A:P", "baseScore": 7.5},
 				"baseSeverity": "HIGH"}},
 			"cvssMetricV31": []any{
 				map[string]any{"source": "cna@example.org", "type": "Secondary",
