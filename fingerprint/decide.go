@@ -12,7 +12,7 @@ func (e *Engine) decide(t Target, isTLS bool, ev *evidence) *Service {
 	defer ev.mu.Unlock()
 	svc := &Service{
 		Type: "service", Host: t.Addr.String(), Hostname: t.Hostname, Port: t.Port,
-		Transport: "tcp", State: "open", TLS: isTLS, Evidence: ev.fields, exchanges: ev.exchanges,
+		Transport: "tcp", State: "open", TLS: isTLS, Evidence: boundedEvidence(ev.fields), exchanges: ev.exchanges,
 	}
 	for _, x := range ev.exchanges {
 		if len(x.Response) > 0 {
@@ -260,4 +260,50 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// Limits on the evidence a service record carries. The rules see every
+// field whole; the record keeps enough to explain them, so that a hostile
+// server (an endless banner answering every probe) cannot bloat reports.
+const (
+	maxEvidenceField = 8 << 10
+	maxEvidenceTotal = 128 << 10
+)
+
+func boundedEvidence(fields map[string]string) map[string]string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	// Module fields first (they are short and named), raw answers last.
+	sort.Slice(keys, func(i, j int) bool {
+		ri, rj := strings.HasPrefix(keys[i], "probe."), strings.HasPrefix(keys[j], "probe.")
+		if ri != rj {
+			return rj
+		}
+		return keys[i] < keys[j]
+	})
+	out := make(map[string]string, len(fields))
+	total := 0
+	for _, k := range keys {
+		v := fields[k]
+		if len(v) > maxEvidenceField {
+			v = truncateUTF8(v, maxEvidenceField)
+		}
+		if total+len(v) > maxEvidenceTotal {
+			out["evidence.truncated"] = "true"
+			break
+		}
+		total += len(v)
+		out[k] = v
+	}
+	return out
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	for n > 0 && n < len(s) && s[n]&0xc0 == 0x80 {
+		n--
+	}
+	return s[:n]
 }
