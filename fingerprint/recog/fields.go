@@ -265,7 +265,10 @@ func compilers() map[string]fingerprint.RegexCompiler {
 	}
 	m["recog:telnet"] = func(expr string) (fingerprint.Regex, error) { return fingerprint.Ruby(relaxCR(expr)) }
 	for name, c := range m {
-		m[name] = fingerprint.Viewed(c, capView)
+		// Compiled on first use: the literal prefilter keeps most of
+		// recog's patterns from ever running in a scan (the recog tests
+		// compile every one of them).
+		m[name] = fingerprint.Lazy(fingerprint.Viewed(c, capView))
 	}
 	return m
 }
