@@ -1,5 +1,6 @@
 // Package report renders the scan's record stream: JSONL (streamed as
-// records arrive), one JSON document, CSV and a terminal table.
+// records arrive), one JSON document, CSV, a terminal table, nmap's XML
+// and a self-contained HTML report.
 package report
 
 import (
@@ -11,7 +12,7 @@ import (
 )
 
 // Formats lists the output formats this build writes.
-var Formats = []string{"table", "json", "jsonl", "csv"}
+var Formats = []string{"table", "json", "jsonl", "csv", "nmap-xml", "html"}
 
 // New returns the sink for a format name.
 func New(format string, w io.Writer, verbose bool) (scan.Sink, error) {
@@ -24,8 +25,10 @@ func New(format string, w io.Writer, verbose bool) (scan.Sink, error) {
 		return NewJSON(w), nil
 	case "csv":
 		return NewCSV(w), nil
-	case "xml", "nmap-xml", "html":
-		return nil, fmt.Errorf("output format %q is not built yet (available: %s)", format, strings.Join(Formats, ", "))
+	case "nmap-xml", "xml":
+		return NewNmapXML(w), nil
+	case "html":
+		return NewHTML(w), nil
 	}
 	return nil, fmt.Errorf("unknown output format %q (available: %s)", format, strings.Join(Formats, ", "))
 }

@@ -32,7 +32,7 @@ func TestUsageErrors(t *testing.T) {
 		{"syn and connect", []string{"scan", "127.0.0.1", "--scan", "syn,connect"}, "not both"},
 		{"discovery conflict", []string{"scan", "127.0.0.1", "--only-discover", "--no-discover"}, "--no-discover"},
 		{"bad discovery profile", []string{"scan", "127.0.0.1", "--discover-profile", "slow"}, "discovery profile"},
-		{"format not built", []string{"scan", "127.0.0.1", "-p", "1", "-o", "html"}, "not built"},
+		{"unknown format", []string{"scan", "127.0.0.1", "-p", "1", "-o", "pdf"}, "unknown output format"},
 		{"unknown config key", []string{"--config", badCfg, "scan", "127.0.0.1"}, "portz"},
 		{"two port selectors", []string{"scan", "127.0.0.1", "-p", "22", "--top-ports", "10"}, "only one"},
 	}
