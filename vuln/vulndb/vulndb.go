@@ -417,7 +417,9 @@ func setMeta(ctx context.Context, x execer, key, value string) error {
 }
 
 // SetMeta stores a setting (the last sync time...).
-func (d *DB) SetMeta(ctx context.Context, key, value string) error { return setMeta(ctx, d.db, key, value) }
+func (d *DB) SetMeta(ctx context.Context, key, value string) error {
+	return setMeta(ctx, d.db, key, value)
+}
 
 // Meta reads a setting ("" when unset).
 func (d *DB) Meta(ctx context.Context, key string) (string, error) {
