@@ -54,14 +54,18 @@ type DB struct {
 	path string
 }
 
-// DefaultPath is where the database lives: $PORTRAIT_WORKSPACE/vulndb.sqlite,
-// else <user cache dir>/portrait/vulndb.sqlite.
+// DefaultPath is where the database lives: vulndb.sqlite in the
+// workspace ($PORTRAIT_WORKSPACE, else $XDG_DATA_HOME/portrait, else
+// ~/.local/share/portrait: the folder `portrait scan` archives scans in).
 func DefaultPath() string {
 	if ws := os.Getenv("PORTRAIT_WORKSPACE"); ws != "" {
 		return filepath.Join(ws, "vulndb.sqlite")
 	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "portrait", "vulndb.sqlite")
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "portrait", "vulndb.sqlite")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "portrait", "vulndb.sqlite")
 	}
 	return "vulndb.sqlite"
 }
