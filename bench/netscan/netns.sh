@@ -24,8 +24,9 @@ listener_alive() {
 up() {
   mkdir -p "$ST"
   # Another bench (../shared netns-bench.sh) uses the same addresses: refuse to mix.
-  if ip route get 198.19.0.1 2>/dev/null | grep -q "dev " && ! ip route get 198.19.0.1 | grep -q "dev $H "; then
-    ip route get 198.19.0.1 | grep -q "dev eth\|via" || die "198.19.0.0/16 is routed elsewhere ($(ip route get 198.19.0.1 | head -1)); take that bench down first"
+  local r; r=$(ip route show "$NET")
+  if [ -n "$r" ] && ! grep -q "dev $H" <<<"$r"; then
+    die "$NET is already routed ($r); take the other bench down first"
   fi
   ip netns list | grep -qw "^$NS" || ip netns add "$NS"
   if ! ip link show "$H" >/dev/null 2>&1; then

@@ -33,6 +33,40 @@ type scanPlan struct {
 	only     bool // --only-discover
 }
 
+// Default packet rates of the raw scanners when --rate is not given: a
+// stateless sweep has no congestion window, so without a cap it would
+// send as fast as the CPU allows, a flood for most networks. Scans of
+// loopback addresses only are not capped.
+const (
+	defaultSYNRate = 10000
+	defaultUDPRate = 2000
+)
+
+// loopbackOnly says whether every target is a loopback address.
+func loopbackOnly(set *target.Set) bool {
+	if set.Count() > 4096 {
+		return false
+	}
+	for t := range set.All() {
+		if !t.Addr.IsLoopback() {
+			return false
+		}
+	}
+	return true
+}
+
+// rawRate is the rate for a raw scan: --rate, the config, else def
+// (0 on loopback).
+func rawRate(o *scanOpts, cf *config.File, loopback bool, def float64) float64 {
+	if r := firstFloat(o.rate, cf.Scanner.Rate); r > 0 {
+		return r
+	}
+	if loopback {
+		return 0
+	}
+	return def
+}
+
 // defaultUDPPorts is how many of the ranked UDP ports a UDP scan probes
 // when no -p selects them.
 const defaultUDPPorts = 100
@@ -134,13 +168,14 @@ func (p scanPlan) scansTCP() bool { return p.tcp != "" && !p.only }
 func portScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, plan scanPlan, tcpPorts, udpPorts []int, engine *fingerprint.Engine) (scan.PortScanFunc, func(scan.Sink) scan.Sink, error) {
 	reg := &udpServices{m: map[string]*fingerprint.Service{}}
 	wrap := func(s scan.Sink) scan.Sink { return udpServiceSink{Sink: s, reg: reg} }
+	lo := loopbackOnly(set)
 	type part func(src sweep.Source, hint func(netip.Addr) sweep.Hint) (scan.PortScanFunc, error)
 	var parts []part
 	if !plan.only {
 		switch plan.tcp {
 		case "syn":
 			parts = append(parts, func(src sweep.Source, hint func(netip.Addr) sweep.Hint) (scan.PortScanFunc, error) {
-				return synScanFrom(g, o, cf, src, hint, tcpPorts)
+				return synScanFrom(g, o, cf, src, hint, tcpPorts, rawRate(o, cf, lo, defaultSYNRate))
 			})
 		case "connect":
 			parts = append(parts, func(src sweep.Source, _ func(netip.Addr) sweep.Hint) (scan.PortScanFunc, error) {
@@ -149,7 +184,7 @@ func portScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, plan sc
 		}
 		if plan.udp {
 			parts = append(parts, func(src sweep.Source, hint func(netip.Addr) sweep.Hint) (scan.PortScanFunc, error) {
-				return udpScanFrom(g, o, cf, src, hint, udpPorts, engine, reg)
+				return udpScanFrom(g, o, cf, src, hint, udpPorts, engine, reg, rawRate(o, cf, lo, defaultUDPRate))
 			})
 		}
 	}
@@ -164,7 +199,7 @@ func portScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, plan sc
 		if plan.discover {
 			ds := discover.NewSource(1024)
 			src, hint = ds, ds.HostInfo
-			dcfg := discover.Config{Profile: plan.profile, Rate: firstFloat(o.rate, cf.Scanner.Rate), Log: g.log,
+			dcfg := discover.Config{Profile: plan.profile, Rate: rawRate(o, cf, lo, defaultSYNRate), Log: g.log,
 				OnDark: func(d sweep.Dark) {}, // the sweep logs dark networks itself
 				OnHost: func(h discover.Host) {
 					if plan.only {
@@ -224,7 +259,7 @@ func portScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, plan sc
 // synScan adapts the SYN scanner to the pipeline's stage 3 (every target,
 // no discovery).
 func synScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, ports []int) (scan.PortScanFunc, error) {
-	return synScanFrom(g, o, cf, set.Iter(), nil, ports)
+	return synScanFrom(g, o, cf, set.Iter(), nil, ports, rawRate(o, cf, loopbackOnly(set), defaultSYNRate))
 }
 
 func retriesFrom(o *scanOpts, cf *config.File, def int) int {
@@ -241,9 +276,9 @@ func retriesFrom(o *scanOpts, cf *config.File, def int) int {
 	return r
 }
 
-func synScanFrom(g *globals, o *scanOpts, cf *config.File, src sweep.Source, hint func(netip.Addr) sweep.Hint, ports []int) (scan.PortScanFunc, error) {
+func synScanFrom(g *globals, o *scanOpts, cf *config.File, src sweep.Source, hint func(netip.Addr) sweep.Hint, ports []int, rate float64) (scan.PortScanFunc, error) {
 	cfg := syn.Config{
-		Rate:           firstFloat(o.rate, cf.Scanner.Rate),
+		Rate:           rate,
 		Retries:        retriesFrom(o, cf, 1),
 		Timeout:        firstDur(o.timeout, cf.Scanner.Timeout.Get(0)),
 		ReportClosed:   o.reportClosed,
@@ -305,16 +340,16 @@ func connectScanFrom(g *globals, o *scanOpts, cf *config.File, src sweep.Source,
 // udpScan adapts the UDP scanner (every target, no discovery); engine may
 // be nil.
 func udpScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, ports []int, engine *fingerprint.Engine, reg *udpServices) (scan.PortScanFunc, error) {
-	return udpScanFrom(g, o, cf, set.Iter(), nil, ports, engine, reg)
+	return udpScanFrom(g, o, cf, set.Iter(), nil, ports, engine, reg, rawRate(o, cf, loopbackOnly(set), defaultUDPRate))
 }
 
 // udpIdentifyConcurrency bounds the UDP ports identified at once.
 const udpIdentifyConcurrency = 32
 
 func udpScanFrom(g *globals, o *scanOpts, cf *config.File, src sweep.Source, hint func(netip.Addr) sweep.Hint, ports []int,
-	engine *fingerprint.Engine, reg *udpServices) (scan.PortScanFunc, error) {
+	engine *fingerprint.Engine, reg *udpServices, rate float64) (scan.PortScanFunc, error) {
 	cfg := udp.Config{
-		Rate:           firstFloat(o.rate, cf.Scanner.Rate),
+		Rate:           rate,
 		Retries:        retriesFrom(o, cf, 2),
 		Timeout:        firstDur(o.timeout, cf.Scanner.Timeout.Get(0)),
 		ReportClosed:   o.reportClosed,

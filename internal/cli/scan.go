@@ -94,7 +94,7 @@ ARP on local networks; deep: + TCP SYN; tcp: TCP only) and only live hosts are p
 	f.StringVar(&o.scanMethod, "scan", "", "scan methods: syn, connect, udp, or a combination such as syn,udp (default syn when privileged, else connect)")
 	f.IntVar(&o.concurrency, "concurrency", 0, "connections in flight at once (default 1000, capped by the open-file limit)")
 	f.IntVar(&o.hostConc, "host-concurrency", 0, "connections in flight per host (default 256)")
-	f.Float64Var(&o.rate, "rate", 0, "global limit of new connections per second (0 = unlimited)")
+	f.Float64Var(&o.rate, "rate", 0, "probes per second (default: connect unlimited, SYN 10000, UDP 2000; no cap on loopback)")
 	f.DurationVar(&o.timeout, "timeout", 0, "connect timeout (default 1.5s, adapted to measured RTTs)")
 	f.IntVar(&o.retries, "retries", -1, "retries of a port that did not answer (default 1)")
 	f.BoolVar(&o.noFingerprint, "no-fingerprint", false, "skip service fingerprinting: report port states only")
