@@ -452,7 +452,7 @@ var serviceFunction = map[string]string{
 	"http": "web", "https": "web", "http-proxy": "proxy", "http-alt": "web",
 	"smtp": "mail", "submission": "mail", "smtps": "mail", "pop3": "mail", "pop3s": "mail", "imap": "mail", "imaps": "mail",
 	"domain": "dns",
-	"mysql": "database", "postgresql": "database", "ms-sql-s": "database", "oracle-tns": "database", "mongodb": "database",
+	"mysql":  "database", "postgresql": "database", "ms-sql-s": "database", "oracle-tns": "database", "mongodb": "database",
 	"redis": "database", "memcached": "cache", "cassandra": "database", "elasticsearch": "database",
 	"etcd-client": "coordination", "etcd-server": "coordination", "zookeeper": "coordination",
 	"ldap": "directory", "ldaps": "directory", "kerberos-sec": "directory", "kpasswd5": "directory", "globalcatLDAP": "directory",
