@@ -42,32 +42,62 @@ func Serve(t testing.TB, handler func(conn net.Conn)) string {
 // and runs the module the way the engine does.
 func Run(t testing.TB, m protocol.Module, addr string) (*protocol.Result, error) {
 	t.Helper()
+	return run(t, m, addr, false, Options{})
+}
+
+// run is Run inside TLS when useTLS, with the options of a transcript replay.
+func run(t testing.TB, m protocol.Module, addr string, useTLS bool, opt Options) (*protocol.Result, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	host, portS, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portS)
+	if opt.Port != 0 {
+		port = opt.Port
+	}
 	dial := func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "tcp", addr)
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil || !useTLS {
+			return c, err
+		}
+		tc, _, err := clientTLS(ctx, c)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		return tc, nil
 	}
 	conn, err := dial(ctx)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	defer conn.Close()
-	env := protocol.Env{Host: host, Port: port, Timeout: 2 * time.Second, MaxRead: 64 << 10, Dial: dial}
-	var banner []byte
-	if m.Info().ServerFirst {
-		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-		buf := make([]byte, 4096)
-		n, _ := conn.Read(buf)
-		_ = conn.SetReadDeadline(time.Time{})
-		banner = buf[:n]
-		if n > 0 && !m.Claim(banner) {
+	env := protocol.Env{Host: host, Port: port, TLS: useTLS, Timeout: 2 * time.Second, MaxRead: 64 << 10, Dial: dial}
+	if opt.StartTLS {
+		env.StartTLS = clientTLS
+	}
+	banner := readBanner(m, conn, 2*time.Second)
+	if len(banner) > 0 && !m.Claim(banner) {
+		if opt.Claim {
+			t.Errorf("module %s does not claim banner %q", m.Info().Name, banner)
+		} else {
 			t.Logf("module %s does not claim banner %q", m.Info().Name, banner)
 		}
 	}
 	return m.Run(ctx, conn, banner, env)
+}
+
+// readBanner reads what a server-first module's server says unprompted.
+func readBanner(m protocol.Module, conn net.Conn, wait time.Duration) []byte {
+	if !m.Info().ServerFirst {
+		return nil
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 4096)
+	n, _ := conn.Read(buf)
+	_ = conn.SetReadDeadline(time.Time{})
+	return buf[:n]
 }
 
 // Hex-free helper: Replay serves a fixed sequence: it sends greeting (if any),
