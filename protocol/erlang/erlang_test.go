@@ -41,7 +41,7 @@ func TestReplay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := replay(t, tt.m, tt.name)
+			res, err := prototest.RunRecorded(t, tt.m, tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +96,7 @@ func TestParseNames(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"lab-epmd-25.2.3", "lab-rabbitmq-dist-25.2.3", "synthetic-otp22-dist"} {
-		for _, b := range loadTranscript(f, name).answers() {
+		for _, b := range prototest.LoadTranscript(f, name).Answers() {
 			f.Add(b)
 			if len(b) > 2 {
 				f.Add(b[2:])

@@ -23,7 +23,7 @@ func TestReplay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := replay(t, New(), tt.name)
+			res, err := prototest.RunRecorded(t, New(), tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +66,7 @@ func TestNotGit(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"local-git-daemon-2.39.5", "local-git-daemon-2.39.5-informative", "local-git-daemon-2.39.5-exported"} {
-		for _, b := range loadTranscript(f, name).answers() {
+		for _, b := range prototest.LoadTranscript(f, name).Answers() {
 			f.Add(b)
 		}
 	}

@@ -35,7 +35,7 @@ func TestReplay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := replay(t, New(), tt.name)
+			res, err := prototest.RunRecorded(t, New(), tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func TestParseLine(t *testing.T) {
 
 func FuzzParseLine(f *testing.F) {
 	for _, name := range []string{"local-ngircd-26.1", "synthetic-unrealircd-6-ping", "synthetic-banned"} {
-		for _, b := range loadTranscript(f, name).answers() {
+		for _, b := range prototest.LoadTranscript(f, name).Answers() {
 			f.Add(string(b))
 		}
 	}

@@ -26,7 +26,7 @@ func TestReplay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := replay(t, New(), tt.name)
+			res, err := prototest.RunRecorded(t, New(), tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +71,7 @@ func TestParse(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"local-rsyncd-3.5.0", "synthetic-rsyncd-30-error"} {
 		var all []byte
-		for _, b := range loadTranscript(f, name).answers() {
+		for _, b := range prototest.LoadTranscript(f, name).Answers() {
 			all = append(all, b...)
 			f.Add(b)
 		}

@@ -15,7 +15,7 @@ import (
 func TestEcho(t *testing.T) {
 	// The lab recording shows xinetd sends the line back byte for byte; an
 	// echo handler plays that role here because our token is random.
-	tr := loadTranscript(t, "lab-xinetd-echo")
+	tr := prototest.LoadTranscript(t, "lab-xinetd-echo")
 	if s := tr.Conns[0][0]; s.Sent != s.Got {
 		t.Fatalf("recording is not an echo: %+v", s)
 	}
@@ -28,7 +28,7 @@ func TestEcho(t *testing.T) {
 		t.Errorf("got %+v", res)
 	}
 	// Replaying the recording sends back the old token: not our line.
-	if _, err := replay(t, NewEcho(), "lab-xinetd-echo"); !errors.Is(err, protocol.ErrNotThisProtocol) {
+	if _, err := prototest.RunRecorded(t, NewEcho(), "lab-xinetd-echo"); !errors.Is(err, protocol.ErrNotThisProtocol) {
 		t.Errorf("stale echo: err = %v, want ErrNotThisProtocol", err)
 	}
 	addr = prototest.Serve(t, prototest.Replay(nil, []byte("HTTP/1.0 400 Bad Request\r\n\r\n")))
@@ -42,7 +42,7 @@ func TestEcho(t *testing.T) {
 }
 
 func TestDaytimeLab(t *testing.T) {
-	res, err := replay(t, NewDaytime(), "lab-xinetd-daytime")
+	res, err := prototest.RunRecorded(t, NewDaytime(), "lab-xinetd-daytime")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestParseDaytime(t *testing.T) {
 }
 
 func TestTimeLab(t *testing.T) {
-	res, err := replay(t, NewTime(), "lab-xinetd-time")
+	res, err := prototest.RunRecorded(t, NewTime(), "lab-xinetd-time")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestTimeClaimAndEra(t *testing.T) {
 }
 
 func FuzzParseDaytime(f *testing.F) {
-	for _, b := range loadTranscript(f, "lab-xinetd-daytime").answers() {
+	for _, b := range prototest.LoadTranscript(f, "lab-xinetd-daytime").Answers() {
 		f.Add(b)
 	}
 	f.Add([]byte("Sun Nov 22 23:26:44 2026\r\n"))

@@ -38,7 +38,7 @@ func TestReplay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := replay(t, New(), tt.name)
+			res, err := prototest.RunRecorded(t, New(), tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +101,7 @@ func TestParseHead(t *testing.T) {
 
 func FuzzParseHead(f *testing.F) {
 	for _, name := range []string{"local-kamailio-5.6.3", "synthetic-asterisk-pjsip", "synthetic-freeswitch-trying"} {
-		for _, b := range loadTranscript(f, name).answers() {
+		for _, b := range prototest.LoadTranscript(f, name).Answers() {
 			f.Add(b)
 		}
 	}

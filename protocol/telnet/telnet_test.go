@@ -44,7 +44,7 @@ func TestReplay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := replay(t, New(), tt.name)
+			res, err := prototest.RunRecorded(t, New(), tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +133,7 @@ func TestParse(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"lab-inetutils-telnetd-2.4", "synthetic-busybox", "synthetic-cisco", "synthetic-text-only"} {
-		for _, b := range loadTranscript(f, name).answers() {
+		for _, b := range prototest.LoadTranscript(f, name).Answers() {
 			f.Add(b)
 		}
 	}

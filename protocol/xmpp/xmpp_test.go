@@ -72,7 +72,7 @@ func TestReplay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := replay(t, tt.m, tt.name)
+			res, err := prototest.RunRecorded(t, tt.m, tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +130,7 @@ func TestStreamOpenEscapes(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"local-prosody-0.12.3-c2s", "local-prosody-0.12.3-host-unknown", "local-prosody-0.12.3-s2s", "synthetic-ejabberd", "synthetic-openfire"} {
-		for _, b := range loadTranscript(f, name).answers() {
+		for _, b := range prototest.LoadTranscript(f, name).Answers() {
 			f.Add(b)
 		}
 	}
