@@ -104,24 +104,21 @@ func NewEchoTemplate(src netip.Addr, data []byte) *EchoTemplate {
 // Build writes the echo request with the given identifier and sequence
 // number into buf. For ICMPv6 the kernel fills in the checksum.
 func (t *EchoTemplate) Build(buf []byte, dst netip.Addr, id, seq uint16) []byte {
-	var l gopacket.SerializableLayer
-	if t.six {
-		l = &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(ICMPv6EchoRequest, 0)}
-	} else {
-		l = &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(ICMPEchoRequest, 0), Id: id, Seq: seq}
-	}
 	sb := gopacket.NewSerializeBufferExpectedSize(16, len(t.data))
-	_ = gopacket.SerializeLayers(sb, gopacket.SerializeOptions{}, l, gopacket.Payload(t.data))
-	b := append(buf[:0], sb.Bytes()...)
 	if t.six {
-		// layers.ICMPv6 has no echo fields: id and seq follow the header.
-		binary.BigEndian.PutUint16(b[4:], id)
-		binary.BigEndian.PutUint16(b[6:], seq)
-		binary.BigEndian.PutUint16(b[2:], 0)
-		binary.BigEndian.PutUint16(b[2:], TransportChecksum(t.src, dst, ProtoICMPv6, b))
-		return b
+		_ = gopacket.SerializeLayers(sb, gopacket.SerializeOptions{},
+			&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(ICMPv6EchoRequest, 0)},
+			&layers.ICMPv6Echo{Identifier: id, SeqNumber: seq}, gopacket.Payload(t.data))
+	} else {
+		_ = gopacket.SerializeLayers(sb, gopacket.SerializeOptions{},
+			&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(ICMPEchoRequest, 0), Id: id, Seq: seq}, gopacket.Payload(t.data))
 	}
+	b := append(buf[:0], sb.Bytes()...)
 	binary.BigEndian.PutUint16(b[2:], 0)
-	binary.BigEndian.PutUint16(b[2:], Checksum(b))
+	if t.six {
+		binary.BigEndian.PutUint16(b[2:], TransportChecksum(t.src, dst, ProtoICMPv6, b))
+	} else {
+		binary.BigEndian.PutUint16(b[2:], Checksum(b))
+	}
 	return b
 }
