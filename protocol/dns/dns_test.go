@@ -15,7 +15,7 @@ import (
 )
 
 func TestRecordLab(t *testing.T) {
-	recordLab(t, New(), "bind-9.18.49", 53, "ISC BIND 9.18.49-1~deb12u3 (Debian 12) over TCP, pipelined CHAOS TXT queries")
+	prototest.Record(t, New(), prototest.Recording{Name: "bind-9.18.49", Port: 53, Note: "ISC BIND 9.18.49-1~deb12u3 (Debian 12) over TCP, pipelined CHAOS TXT queries"})
 }
 
 // TestRecordLabUDP keeps the lab's answer to the UDP form of version.bind
@@ -44,7 +44,7 @@ func TestRecordLabUDP(t *testing.T) {
 }
 
 func TestReplayBind(t *testing.T) {
-	res, err := replay(t, New(), "bind-9.18.49")
+	res, err := prototest.RunRecorded(t, New(), "bind-9.18.49")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,8 +154,8 @@ func TestNotDNS(t *testing.T) {
 // TestPartialAnswers: a server that answers only version.bind and then
 // stays silent costs at most followUpWait, not the whole timeout.
 func TestPartialAnswers(t *testing.T) {
-	tr := loadTranscript(t, "bind-9.18.49")
-	all, _ := hex.DecodeString(tr.Conns[0][0].Response)
+	tr := prototest.LoadTranscript(t, "bind-9.18.49")
+	all := []byte(tr.Conns[0][0].Got)
 	frames, _ := splitFrames(all)
 	var first []byte
 	for _, f := range frames {
@@ -178,7 +178,7 @@ func TestPartialAnswers(t *testing.T) {
 }
 
 func FuzzParseResponse(f *testing.F) {
-	for _, r := range loadTranscript(f, "bind-9.18.49").responses() {
+	for _, r := range prototest.LoadTranscript(f, "bind-9.18.49").Answers() {
 		frames, _ := splitFrames(r)
 		for _, fr := range frames {
 			f.Add(fr)

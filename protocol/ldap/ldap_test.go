@@ -11,11 +11,11 @@ import (
 )
 
 func TestRecordLab(t *testing.T) {
-	recordLab(t, New(), "slapd-2.5.13", 389, "OpenLDAP slapd 2.5.13+dfsg-5 (Debian 12), anonymous root DSE search")
+	prototest.Record(t, New(), prototest.Recording{Name: "slapd-2.5.13", Port: 389, Note: "OpenLDAP slapd 2.5.13+dfsg-5 (Debian 12), anonymous root DSE search"})
 }
 
 func TestReplaySlapd(t *testing.T) {
-	res, err := replay(t, New(), "slapd-2.5.13")
+	res, err := prototest.RunRecorded(t, New(), "slapd-2.5.13")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +80,8 @@ func notice() []byte {
 }
 
 func TestParseResponse(t *testing.T) {
-	tr := loadTranscript(t, "slapd-2.5.13")
-	full := tr.responses()[0]
+	tr := prototest.LoadTranscript(t, "slapd-2.5.13")
+	full := tr.Answers()[0]
 	cases := []struct {
 		name    string
 		in      []byte
@@ -126,7 +126,7 @@ func TestRequestShape(t *testing.T) {
 }
 
 func FuzzParseResponse(f *testing.F) {
-	for _, r := range loadTranscript(f, "slapd-2.5.13").responses() {
+	for _, r := range prototest.LoadTranscript(f, "slapd-2.5.13").Answers() {
 		f.Add(r)
 	}
 	f.Add(notice())

@@ -24,7 +24,7 @@ import (
 )
 
 func TestRecordLab(t *testing.T) {
-	recordLab(t, New(), "xrdp-0.9.21.1", 3389, "xrdp 0.9.21.1-1+deb12u3 (Debian 12), security_layer=negotiate crypt_level=high; no StartTLS during recording")
+	prototest.Record(t, New(), prototest.Recording{Name: "xrdp-0.9.21.1", Port: 3389, Note: "xrdp 0.9.21.1-1+deb12u3 (Debian 12), security_layer=negotiate crypt_level=high; no StartTLS during recording"})
 }
 
 // startTLS is a minimal Env.StartTLS for tests (no verification).
@@ -68,7 +68,7 @@ func TestLiveTLS(t *testing.T) {
 }
 
 func TestReplayXrdp(t *testing.T) {
-	res, err := replay(t, New(), "xrdp-0.9.21.1")
+	res, err := prototest.RunRecorded(t, New(), "xrdp-0.9.21.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestMCSRequestShape(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, r := range loadTranscript(f, "xrdp-0.9.21.1").responses() {
+	for _, r := range prototest.LoadTranscript(f, "xrdp-0.9.21.1").Answers() {
 		f.Add(r)
 	}
 	f.Add(TSRequest(6, ntlmssp.Negotiate()))

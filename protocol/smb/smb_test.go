@@ -3,7 +3,6 @@ package smb
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"net"
 	"os"
@@ -18,30 +17,18 @@ import (
 )
 
 func TestRecordLab445(t *testing.T) {
-	recordLab(t, New(), "samba-4.17.12-445", 445, "Samba smbd 4.17.12+dfsg-0+deb12u4 (Debian 12) on direct TCP 445")
+	prototest.Record(t, New(), prototest.Recording{Name: "samba-4.17.12-445", Port: 445, Note: "Samba smbd 4.17.12+dfsg-0+deb12u4 (Debian 12) on direct TCP 445"})
 }
 
 func TestRecordLab139(t *testing.T) {
-	recordLab(t, New(), "samba-4.17.12-139", 139, "Samba smbd 4.17.12+dfsg-0+deb12u4 (Debian 12) through the NetBIOS session service on 139")
+	prototest.Record(t, New(), prototest.Recording{Name: "samba-4.17.12-139", Port: 139, Note: "Samba smbd 4.17.12+dfsg-0+deb12u4 (Debian 12) through the NetBIOS session service on 139"})
 }
 
 // runOnPort replays a transcript with Env.Port set as the engine would
 // (prototest.Run takes the port of the loopback listener).
 func runOnPort(t *testing.T, name string, port int) (*protocol.Result, error) {
 	t.Helper()
-	addr := serveTranscript(t, loadTranscript(t, name))
-	dial := func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", addr)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	return New().Run(ctx, conn, nil, protocol.Env{Host: "127.0.0.1", Port: port, Timeout: 2 * time.Second, MaxRead: 64 << 10, Dial: dial})
+	return prototest.RunTranscript(t, New(), prototest.LoadTranscript(t, name), prototest.Options{Port: port})
 }
 
 func TestReplaySamba(t *testing.T) {
@@ -103,7 +90,7 @@ func TestNotSMB(t *testing.T) {
 }
 
 func TestNBSSNegative(t *testing.T) {
-	addr := serveTranscript(t, &transcript{Conns: [][]tExchange{{{Request: hexOf(SessionRequest()), Response: "8300000182"}}}})
+	addr := prototest.ServeTranscript(t, &prototest.Transcript{Conns: [][]prototest.Step{{{Sent: string(SessionRequest()), Got: "\x83\x00\x00\x01\x82"}}}}, prototest.Options{})
 	dial := func(ctx context.Context) (net.Conn, error) { var d net.Dialer; return d.DialContext(ctx, "tcp", addr) }
 	ctx := context.Background()
 	conn, _ := dial(ctx)
@@ -172,11 +159,9 @@ func TestRequests(t *testing.T) {
 	}
 }
 
-func hexOf(b []byte) string { return hex.EncodeToString(b) }
-
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"samba-4.17.12-445", "samba-4.17.12-139"} {
-		for _, r := range loadTranscript(f, name).responses() {
+		for _, r := range prototest.LoadTranscript(f, name).Answers() {
 			f.Add(r)
 			if p, err := unframe(r); err == nil {
 				f.Add(p)
@@ -204,7 +189,7 @@ func TestRecordSMB1(t *testing.T) {
 		t.Skip("set PORTRAIT_SMB1_PORT to record a Samba with SMB1 enabled")
 	}
 	p, _ := strconv.Atoi(port)
-	recordLab(t, New(), "samba-4.17.12-smb1", p, "Samba smbd 4.17.12+dfsg-0+deb12u4 (Debian 12) started locally with server min protocol = NT1, direct TCP")
+	prototest.Record(t, New(), prototest.Recording{Name: "samba-4.17.12-smb1", Port: p, Note: "Samba smbd 4.17.12+dfsg-0+deb12u4 (Debian 12) started locally with server min protocol = NT1, direct TCP"})
 }
 
 func TestReplaySMB1(t *testing.T) {

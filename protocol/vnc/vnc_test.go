@@ -11,7 +11,7 @@ import (
 )
 
 func TestRecordLab(t *testing.T) {
-	recordLab(t, New(), "tigervnc-1.12.0", 5901, "TigerVNC Xvnc 1.12.0+dfsg-8 (Debian 12), -SecurityTypes None -desktop lab")
+	prototest.Record(t, New(), prototest.Recording{Name: "tigervnc-1.12.0", Port: 5901, Note: "TigerVNC Xvnc 1.12.0+dfsg-8 (Debian 12), -SecurityTypes None -desktop lab"})
 }
 
 // TestRecordDefaultSecurity records a TigerVNC Xvnc started by hand with its
@@ -23,7 +23,7 @@ func TestRecordDefaultSecurity(t *testing.T) {
 		t.Skip("set PORTRAIT_VNC_DEFAULT_PORT to record a default-security Xvnc")
 	}
 	p, _ := strconv.Atoi(port)
-	recordLab(t, New(), "tigervnc-1.12.0-default-security", p, "TigerVNC Xvnc 1.12.0+dfsg-8 (Debian 12) with default SecurityTypes (VeNCrypt TLSVnc, VncAuth), started locally for the recording")
+	prototest.Record(t, New(), prototest.Recording{Name: "tigervnc-1.12.0-default-security", Port: p, Note: "TigerVNC Xvnc 1.12.0+dfsg-8 (Debian 12) with default SecurityTypes (VeNCrypt TLSVnc, VncAuth), started locally for the recording"})
 }
 
 func TestReplay(t *testing.T) {
@@ -44,7 +44,7 @@ func TestReplay(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res, err := replay(t, New(), c.name)
+			res, err := prototest.RunRecorded(t, New(), c.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +142,7 @@ func TestHostileServerInit(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"tigervnc-1.12.0", "tigervnc-1.12.0-default-security"} {
-		for _, r := range loadTranscript(f, name).responses() {
+		for _, r := range prototest.LoadTranscript(f, name).Answers() {
 			f.Add(r)
 		}
 	}
@@ -165,7 +165,7 @@ func FuzzParse(f *testing.F) {
 // TestBlacklisted: TigerVNC's refusal arrives with the greeting; the module
 // must read it from the banner instead of waiting for an answer.
 func TestBlacklisted(t *testing.T) {
-	res, err := replay(t, New(), "tigervnc-1.12.0-blacklisted")
+	res, err := prototest.RunRecorded(t, New(), "tigervnc-1.12.0-blacklisted")
 	if err != nil {
 		t.Fatal(err)
 	}
