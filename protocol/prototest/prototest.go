@@ -77,7 +77,10 @@ func run(t testing.TB, m protocol.Module, addr string, useTLS bool, opt Options)
 	if opt.StartTLS {
 		env.StartTLS = clientTLS
 	}
-	banner := readBanner(m, conn, 2*time.Second)
+	var banner []byte
+	if m.Info().ServerFirst {
+		banner = ReadBanner(conn)
+	}
 	if len(banner) > 0 && !m.Claim(banner) {
 		if opt.Claim {
 			t.Errorf("module %s does not claim banner %q", m.Info().Name, banner)
@@ -88,12 +91,10 @@ func run(t testing.TB, m protocol.Module, addr string, useTLS bool, opt Options)
 	return m.Run(ctx, conn, banner, env)
 }
 
-// readBanner reads what a server-first module's server says unprompted.
-func readBanner(m protocol.Module, conn net.Conn, wait time.Duration) []byte {
-	if !m.Info().ServerFirst {
-		return nil
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(wait))
+// ReadBanner returns what the server says unprompted within two seconds,
+// as the engine's passive banner read does.
+func ReadBanner(conn net.Conn) []byte {
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	buf := make([]byte, 4096)
 	n, _ := conn.Read(buf)
 	_ = conn.SetReadDeadline(time.Time{})

@@ -263,8 +263,9 @@ type Options struct {
 // the n-th accepted connection plays the n-th recorded one. Before each
 // answer it waits for the client's request: as many bytes as were recorded,
 // or what arrived once the client paused (random tokens may change a
-// request's length); it never reads past the recorded length, so a TLS
-// ClientHello after a STARTTLS command stays unread.
+// request's length; with Options.Exact it waits on while the bytes match).
+// It never reads past the recorded length, so a TLS ClientHello after a
+// STARTTLS command stays unread.
 func ServeTranscript(t testing.TB, tr *Transcript, opt Options) string {
 	var next atomic.Int32
 	return Serve(t, func(c net.Conn) {
@@ -290,7 +291,7 @@ func ServeTranscript(t testing.TB, tr *Transcript, opt Options) string {
 					n, err = c.Read(buf)
 					req = buf[:n]
 				} else {
-					req, err = readRequest(c, len(s.Sent))
+					req, err = readRequest(c, s.Sent, opt.Exact)
 				}
 				if err != nil {
 					return
@@ -326,19 +327,30 @@ func ServeTranscript(t testing.TB, tr *Transcript, opt Options) string {
 	})
 }
 
-// readRequest reads up to n bytes, fewer when the client pauses for 300ms
-// after sending some.
-func readRequest(c net.Conn, n int) ([]byte, error) {
-	buf := make([]byte, n)
+// readRequest reads the client's request, at most len(want) bytes. Unless
+// exact, it settles for fewer once the client pauses for 300ms after sending
+// some. When exact it returns at the first byte that differs from want, and
+// waits through pauses while what came is a prefix of want: the recording
+// may hold two writes with the client's own timeout between them (a command
+// the server never answered, then the next one).
+func readRequest(c net.Conn, want string, exact bool) ([]byte, error) {
+	buf := make([]byte, len(want))
 	have := 0
-	for have < n {
+	start := time.Now()
+	for have < len(buf) {
 		if have > 0 {
 			_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 		}
 		k, err := c.Read(buf[have:])
 		have += k
+		if exact && string(buf[:have]) != want[:have] {
+			return buf[:have], nil
+		}
 		if err != nil {
 			if isTimeout(err) && have > 0 {
+				if exact && time.Since(start) < 10*time.Second {
+					continue
+				}
 				break
 			}
 			return buf[:have], err
@@ -485,7 +497,10 @@ func Record(t *testing.T, m protocol.Module, r Recording) *protocol.Result {
 			return clientTLS(ctx, tp.Conn)
 		}
 	}
-	banner := readBanner(m, conn, 3*time.Second)
+	var banner []byte
+	if m.Info().ServerFirst {
+		banner = ReadBanner(conn)
+	}
 	res, err := m.Run(ctx, conn, banner, env)
 	if err != nil {
 		t.Fatalf("run against %s: %v", addr, err)
@@ -581,4 +596,18 @@ func Testdata(t testing.TB, parts ...string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// SeedAnswers adds every step's answer of every transcript in testdata/ to
+// the fuzz corpus, empty ones included (a silent server is an input too).
+func SeedAnswers(f *testing.F) {
+	f.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, file := range files {
+		for _, c := range LoadTranscript(f, filepath.Base(file)).Conns {
+			for _, s := range c {
+				f.Add([]byte(s.Got))
+			}
+		}
+	}
 }

@@ -150,3 +150,26 @@ func TestServeTranscriptLoose(t *testing.T) {
 		}
 	}
 }
+
+// TestServeTranscriptExactPause: with Exact, a recorded step holding two
+// writes (the first never answered) waits through the client's pause.
+func TestServeTranscriptExactPause(t *testing.T) {
+	tr := &Transcript{Conns: [][]Step{{{Sent: "PASS x\r\nQUIT\r\n", Got: "221 bye\r\n"}}}}
+	c, err := net.Dial("tcp", ServeTranscript(t, tr, Options{Exact: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("PASS x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := c.Write([]byte("QUIT\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if line != "221 bye\r\n" {
+		t.Errorf("read %q (%v)", line, err)
+	}
+}
