@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,12 +13,10 @@ import (
 )
 
 func TestRecordLab(t *testing.T) {
-	if os.Getenv("PORTRAIT_RECORD") == "" {
-		t.Skip("set PORTRAIT_RECORD=1 to record the lab's servers")
-	}
-	record(t, New(), 21, false, false, "lab 127.0.0.1:21 vsftpd 3.0.3 (Debian 12)", "vsftpd_21.json")
-	record(t, New(), 2121, false, false, "lab 127.0.0.1:2121 ProFTPD 1.3.8 (Debian 12)", "proftpd_2121.json")
-	record(t, New(), 3021, false, false, "lab 127.0.0.1:3021 Pure-FTPd 1.0.50 (Debian 12)", "pureftpd_3021.json")
+	prototest.SkipUnlessRecord(t)
+	prototest.Record(t, New(), prototest.Recording{Name: "vsftpd_21.json", Port: 21, Note: "lab 127.0.0.1:21 vsftpd 3.0.3 (Debian 12)", Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, New(), prototest.Recording{Name: "proftpd_2121.json", Port: 2121, Note: "lab 127.0.0.1:2121 ProFTPD 1.3.8 (Debian 12)", Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, New(), prototest.Recording{Name: "pureftpd_3021.json", Port: 3021, Note: "lab 127.0.0.1:3021 Pure-FTPd 1.0.50 (Debian 12)", Text: true, Timeout: 5 * time.Second})
 	// Exim on an FTP-ish dialogue: the module must step aside.
 	recordSMTP(t, 2525, "lab 127.0.0.1:2525 Exim 4.96 answering FTP commands", "exim_2525.json")
 	recordSMTP(t, 25, "lab 127.0.0.1:25 Postfix 3.7.11 answering FTP commands", "postfix_25.json")
@@ -28,10 +25,10 @@ func TestRecordLab(t *testing.T) {
 // recordSMTP records a mail server's answers to the FTP dialogue. stepAside
 // hides the greeting (which names the mail server, so the module would stop
 // at once) to make the module speak, and turns its ErrNotThisProtocol into
-// success so that record() writes the transcript.
+// success so that Record writes the transcript.
 func recordSMTP(t *testing.T, port int, source, file string) {
 	t.Helper()
-	record(t, stepAside{New()}, port, false, false, source, file)
+	prototest.Record(t, stepAside{New()}, prototest.Recording{Name: file, Port: port, Note: source, Text: true, Timeout: 5 * time.Second})
 }
 
 type stepAside struct{ protocol.Module }
@@ -85,7 +82,7 @@ func TestLabTranscripts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
-			res, err := runTranscript(t, New(), loadTranscript(t, tc.file), false)
+			res, err := prototest.RunTranscript(t, New(), prototest.LoadTranscript(t, tc.file), prototest.Options{Exact: true, Claim: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +100,7 @@ func TestLabTranscripts(t *testing.T) {
 		})
 	}
 	t.Run("proftpd help", func(t *testing.T) {
-		res, _ := runTranscript(t, New(), loadTranscript(t, "proftpd_2121.json"), false)
+		res, _ := prototest.RunTranscript(t, New(), prototest.LoadTranscript(t, "proftpd_2121.json"), prototest.Options{Exact: true, Claim: true})
 		if !strings.HasPrefix(res.Fields["ftp.help"], "214-The following commands are recognized") {
 			t.Errorf("help %q", res.Fields["ftp.help"])
 		}
@@ -112,7 +109,7 @@ func TestLabTranscripts(t *testing.T) {
 		}
 	})
 	t.Run("pure-ftpd banner", func(t *testing.T) {
-		res, _ := runTranscript(t, New(), loadTranscript(t, "pureftpd_3021.json"), false)
+		res, _ := prototest.RunTranscript(t, New(), prototest.LoadTranscript(t, "pureftpd_3021.json"), prototest.Options{Exact: true, Claim: true})
 		b := res.Fields["ftp.banner"]
 		if !strings.HasPrefix(b, "220---------- Welcome to Pure-FTPd [privsep] [TLS] ----------\n220-You are user number") ||
 			!strings.HasSuffix(b, "\n220 You will be disconnected after 15 minutes of inactivity.") {
@@ -124,43 +121,19 @@ func TestLabTranscripts(t *testing.T) {
 	})
 	for _, file := range []string{"exim_2525.json", "postfix_25.json"} {
 		t.Run(file, func(t *testing.T) {
-			tr := loadTranscript(t, file)
+			tr := prototest.LoadTranscript(t, file)
 			// Served as is the greeting names the mail server; strip the
 			// name to test the behavioural detection too.
-			for _, greeting := range []string{tr.Greeting, "220 mx.example.com ready\r\n"} {
-				tr.Greeting = greeting
-				_, err := runTranscriptNoClaim(t, tr)
+			for _, greeting := range []string{tr.Conns[0][0].Got, "220 mx.example.com ready\r\n"} {
+				tr.Conns[0][0].Got = greeting
+				// Mail servers' greetings are not claimed: no Claim check.
+				_, err := prototest.RunTranscript(t, New(), tr, prototest.Options{Loose: true})
 				if !errors.Is(err, protocol.ErrNotThisProtocol) {
 					t.Errorf("greeting %q: err = %v, want ErrNotThisProtocol", greeting, err)
 				}
 			}
 		})
 	}
-}
-
-// runTranscriptNoClaim runs the module without the Claim check (mail
-// servers' greetings are not claimed).
-func runTranscriptNoClaim(t *testing.T, tr transcript) (*protocol.Result, error) {
-	addr := prototest.Serve(t, replayLoose(tr))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	env := protocol.Env{Timeout: 2 * time.Second, MaxRead: 64 << 10}
-	return New().Run(ctx, conn, readBanner(conn), env)
-}
-
-// replayLoose serves the greeting and then the recorded answers in order,
-// whatever the client sends.
-func replayLoose(tr transcript) func(net.Conn) {
-	var answers [][]byte
-	for _, tu := range tr.Turns {
-		answers = append(answers, unlatin1(tu.Recv))
-	}
-	return prototest.Replay(unlatin1(tr.Greeting), answers...)
 }
 
 func TestClaim(t *testing.T) {
@@ -248,19 +221,17 @@ func TestScripted(t *testing.T) {
 // TLS after "234".
 func TestAuthTLS(t *testing.T) {
 	fastPass(t)
-	tr := transcript{
-		Greeting: "220 FTP ready\r\n",
-		Turns: []turn{
-			{Send: "SYST\r\n", Recv: "215 UNIX Type: L8\r\n"},
-			{Send: "FEAT\r\n", Recv: "211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n211 End\r\n"},
-			{Send: "HELP\r\n", Recv: "214 Help OK.\r\n"},
-			{Send: "STAT\r\n", Recv: "530 Please login\r\n"},
-			{Send: "SITE HELP\r\n", Recv: "530 Please login\r\n"},
-			{Send: "USER anonymous\r\n", Recv: "530 Anonymous login not allowed\r\n"},
-			{Send: "AUTH TLS\r\n", Recv: "234 Proceed with negotiation.\r\n", StartTLS: true},
-		},
-	}
-	res, err := runTranscript(t, New(), tr, true)
+	tr := &prototest.Transcript{Conns: [][]prototest.Step{{
+		{Got: "220 FTP ready\r\n"},
+		{Sent: "SYST\r\n", Got: "215 UNIX Type: L8\r\n"},
+		{Sent: "FEAT\r\n", Got: "211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n211 End\r\n"},
+		{Sent: "HELP\r\n", Got: "214 Help OK.\r\n"},
+		{Sent: "STAT\r\n", Got: "530 Please login\r\n"},
+		{Sent: "SITE HELP\r\n", Got: "530 Please login\r\n"},
+		{Sent: "USER anonymous\r\n", Got: "530 Anonymous login not allowed\r\n"},
+		{Sent: "AUTH TLS\r\n", Got: "234 Proceed with negotiation.\r\n", StartTLS: true},
+	}}}
+	res, err := prototest.RunTranscript(t, New(), tr, prototest.Options{Exact: true, Claim: true, StartTLS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +240,8 @@ func TestAuthTLS(t *testing.T) {
 	}
 	// Inside implicit TLS (990) no AUTH TLS is attempted.
 	tr.TLS = true
-	tr.Turns = tr.Turns[:6]
-	res, err = runTranscript(t, New(), tr, true)
+	tr.Conns[0] = tr.Conns[0][:7] // the greeting and six turns
+	res, err = prototest.RunTranscript(t, New(), tr, prototest.Options{Exact: true, Claim: true, StartTLS: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,25 +1,14 @@
 package ftp
 
 import (
-	"path/filepath"
 	"testing"
-)
 
-// seedTranscripts adds every recorded greeting and reply to the corpus.
-func seedTranscripts(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, file := range files {
-		tr := loadTranscript(f, filepath.Base(file))
-		f.Add(unlatin1(tr.Greeting))
-		for _, tu := range tr.Turns {
-			f.Add(unlatin1(tu.Recv))
-		}
-	}
-}
+	"github.com/portrait-scanner/portrait/protocol/prototest"
+)
 
 // FuzzReply splits arbitrary server bytes into replies and parses each.
 func FuzzReply(f *testing.F) {
-	seedTranscripts(f)
+	prototest.SeedAnswers(f)
 	f.Add([]byte("220-a\r\n220 b\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for i := 0; i < 16 && len(b) > 0; i++ {

@@ -1,26 +1,15 @@
 package imap
 
 import (
-	"path/filepath"
 	"testing"
-)
 
-// seedTranscripts adds every recorded greeting and response to the corpus.
-func seedTranscripts(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, file := range files {
-		tr := loadTranscript(f, filepath.Base(file))
-		f.Add(unlatin1(tr.Greeting))
-		for _, tu := range tr.Turns {
-			f.Add(unlatin1(tu.Recv))
-		}
-	}
-}
+	"github.com/portrait-scanner/portrait/protocol/prototest"
+)
 
 // FuzzParse runs the greeting, tagged-response and ID parsers over
 // arbitrary server bytes.
 func FuzzParse(f *testing.F) {
-	seedTranscripts(f)
+	prototest.SeedAnswers(f)
 	f.Add([]byte(`* ID ("name" "x\"y" "version" NIL)` + "\r\na002 OK\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Greeting(string(b))

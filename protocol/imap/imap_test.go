@@ -3,7 +3,6 @@ package imap
 import (
 	"errors"
 	"net"
-	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -13,12 +12,10 @@ import (
 )
 
 func TestRecordLab(t *testing.T) {
-	if os.Getenv("PORTRAIT_RECORD") == "" {
-		t.Skip("set PORTRAIT_RECORD=1 to record the lab's servers")
-	}
-	record(t, New(), 143, false, false, "lab 127.0.0.1:143 Dovecot imapd 2.3.19.1 (Debian 12)", "dovecot_143.json")
-	record(t, New(), 143, false, true, "lab 127.0.0.1:143 Dovecot imapd 2.3.19.1 (Debian 12), STARTTLS", "dovecot_143_starttls.json")
-	record(t, New(), 993, true, false, "lab 127.0.0.1:993 Dovecot imapd 2.3.19.1 (Debian 12), inside TLS", "dovecot_993.json")
+	prototest.SkipUnlessRecord(t)
+	prototest.Record(t, New(), prototest.Recording{Name: "dovecot_143.json", Port: 143, Note: "lab 127.0.0.1:143 Dovecot imapd 2.3.19.1 (Debian 12)", Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, New(), prototest.Recording{Name: "dovecot_143_starttls.json", Port: 143, Note: "lab 127.0.0.1:143 Dovecot imapd 2.3.19.1 (Debian 12), STARTTLS", StartTLS: true, Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, New(), prototest.Recording{Name: "dovecot_993.json", Port: 993, Note: "lab 127.0.0.1:993 Dovecot imapd 2.3.19.1 (Debian 12), inside TLS", TLS: true, Text: true, Timeout: 5 * time.Second})
 }
 
 const dovecotCaps = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN"
@@ -48,7 +45,7 @@ func TestLabTranscripts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
-			res, err := runTranscript(t, New(), loadTranscript(t, tc.file), tc.startTLS)
+			res, err := prototest.RunTranscript(t, New(), prototest.LoadTranscript(t, tc.file), prototest.Options{Exact: true, Claim: true, StartTLS: tc.startTLS})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,7 +3,6 @@ package pop3
 import (
 	"errors"
 	"net"
-	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -13,12 +12,10 @@ import (
 )
 
 func TestRecordLab(t *testing.T) {
-	if os.Getenv("PORTRAIT_RECORD") == "" {
-		t.Skip("set PORTRAIT_RECORD=1 to record the lab's servers")
-	}
-	record(t, New(), 110, false, false, "lab 127.0.0.1:110 Dovecot pop3d 2.3.19.1 (Debian 12)", "dovecot_110.json")
-	record(t, New(), 110, false, true, "lab 127.0.0.1:110 Dovecot pop3d 2.3.19.1 (Debian 12), STLS", "dovecot_110_starttls.json")
-	record(t, New(), 995, true, false, "lab 127.0.0.1:995 Dovecot pop3d 2.3.19.1 (Debian 12), inside TLS", "dovecot_995.json")
+	prototest.SkipUnlessRecord(t)
+	prototest.Record(t, New(), prototest.Recording{Name: "dovecot_110.json", Port: 110, Note: "lab 127.0.0.1:110 Dovecot pop3d 2.3.19.1 (Debian 12)", Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, New(), prototest.Recording{Name: "dovecot_110_starttls.json", Port: 110, Note: "lab 127.0.0.1:110 Dovecot pop3d 2.3.19.1 (Debian 12), STLS", StartTLS: true, Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, New(), prototest.Recording{Name: "dovecot_995.json", Port: 995, Note: "lab 127.0.0.1:995 Dovecot pop3d 2.3.19.1 (Debian 12), inside TLS", TLS: true, Text: true, Timeout: 5 * time.Second})
 }
 
 func TestLabTranscripts(t *testing.T) {
@@ -45,7 +42,7 @@ func TestLabTranscripts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
-			res, err := runTranscript(t, New(), loadTranscript(t, tc.file), tc.startTLS)
+			res, err := prototest.RunTranscript(t, New(), prototest.LoadTranscript(t, tc.file), prototest.Options{Exact: true, Claim: true, StartTLS: tc.startTLS})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,14 +91,12 @@ func TestClaim(t *testing.T) {
 
 func TestScripted(t *testing.T) {
 	t.Run("no CAPA, STLS tried", func(t *testing.T) {
-		tr := transcript{
-			Greeting: "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n",
-			Turns: []turn{
-				{Send: "CAPA\r\n", Recv: "-ERR unknown command\r\n"},
-				{Send: "STLS\r\n", Recv: "+OK Begin TLS\r\n", StartTLS: true},
-			},
-		}
-		res, err := runTranscript(t, New(), tr, true)
+		tr := &prototest.Transcript{Conns: [][]prototest.Step{{
+			{Got: "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n"},
+			{Sent: "CAPA\r\n", Got: "-ERR unknown command\r\n"},
+			{Sent: "STLS\r\n", Got: "+OK Begin TLS\r\n", StartTLS: true},
+		}}}
+		res, err := prototest.RunTranscript(t, New(), tr, prototest.Options{Exact: true, Claim: true, StartTLS: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,26 +1,15 @@
 package smtp
 
 import (
-	"path/filepath"
 	"testing"
-)
 
-// seedTranscripts adds every recorded greeting and reply to the corpus.
-func seedTranscripts(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, file := range files {
-		tr := loadTranscript(f, filepath.Base(file))
-		f.Add(unlatin1(tr.Greeting))
-		for _, tu := range tr.Turns {
-			f.Add(unlatin1(tu.Recv))
-		}
-	}
-}
+	"github.com/portrait-scanner/portrait/protocol/prototest"
+)
 
 // FuzzReply splits arbitrary server bytes into replies and runs every
 // parser over each.
 func FuzzReply(f *testing.F) {
-	seedTranscripts(f)
+	prototest.SeedAnswers(f)
 	f.Add([]byte("250-a\r\n250 b\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for i := 0; i < 16 && len(b) > 0; i++ {

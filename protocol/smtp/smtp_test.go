@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,21 +14,19 @@ import (
 )
 
 func TestRecordLab(t *testing.T) {
-	if os.Getenv("PORTRAIT_RECORD") == "" {
-		t.Skip("set PORTRAIT_RECORD=1 to record the lab's servers")
-	}
-	record(t, New(), 25, false, false, "lab 127.0.0.1:25 Postfix 3.7.11 (Debian 12)", "postfix_25.json")
-	record(t, New(), 25, false, true, "lab 127.0.0.1:25 Postfix 3.7.11 (Debian 12), STARTTLS", "postfix_25_starttls.json")
-	record(t, New(), 2525, false, false, "lab 127.0.0.1:2525 Exim 4.96 (Debian 12)", "exim_2525.json")
-	record(t, New(), 2525, false, true, "lab 127.0.0.1:2525 Exim 4.96 (Debian 12), STARTTLS", "exim_2525_starttls.json")
+	prototest.SkipUnlessRecord(t)
+	prototest.Record(t, New(), prototest.Recording{Name: "postfix_25.json", Port: 25, Note: "lab 127.0.0.1:25 Postfix 3.7.11 (Debian 12)", Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, New(), prototest.Recording{Name: "postfix_25_starttls.json", Port: 25, Note: "lab 127.0.0.1:25 Postfix 3.7.11 (Debian 12), STARTTLS", StartTLS: true, Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, New(), prototest.Recording{Name: "exim_2525.json", Port: 2525, Note: "lab 127.0.0.1:2525 Exim 4.96 (Debian 12)", Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, New(), prototest.Recording{Name: "exim_2525_starttls.json", Port: 2525, Note: "lab 127.0.0.1:2525 Exim 4.96 (Debian 12), STARTTLS", StartTLS: true, Text: true, Timeout: 5 * time.Second})
 	// FTP servers given the SMTP dialogue (greeting hidden, see stepAside).
-	record(t, stepAside{New()}, 21, false, false, "lab 127.0.0.1:21 vsftpd 3.0.3 answering SMTP commands", "vsftpd_21.json")
-	record(t, stepAside{New()}, 3021, false, false, "lab 127.0.0.1:3021 Pure-FTPd 1.0.50 answering SMTP commands", "pureftpd_3021.json")
+	prototest.Record(t, stepAside{New()}, prototest.Recording{Name: "vsftpd_21.json", Port: 21, Note: "lab 127.0.0.1:21 vsftpd 3.0.3 answering SMTP commands", Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, stepAside{New()}, prototest.Recording{Name: "pureftpd_3021.json", Port: 3021, Note: "lab 127.0.0.1:3021 Pure-FTPd 1.0.50 answering SMTP commands", Text: true, Timeout: 5 * time.Second})
 }
 
 // stepAside hides an FTP greeting (the module would stop at once) to make
 // the module speak, and turns its ErrNotThisProtocol into success so that
-// record() writes the transcript.
+// Record writes the transcript.
 type stepAside struct{ protocol.Module }
 
 func (w stepAside) Run(ctx context.Context, conn net.Conn, banner []byte, env protocol.Env) (*protocol.Result, error) {
@@ -73,7 +70,7 @@ func TestLabTranscripts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
-			res, err := runTranscript(t, New(), loadTranscript(t, tc.file), tc.startTLS)
+			res, err := prototest.RunTranscript(t, New(), prototest.LoadTranscript(t, tc.file), prototest.Options{Exact: true, Claim: true, StartTLS: tc.startTLS})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,7 +88,7 @@ func TestLabTranscripts(t *testing.T) {
 		})
 	}
 	t.Run("exim hello", func(t *testing.T) {
-		res, _ := runTranscript(t, New(), loadTranscript(t, "exim_2525.json"), false)
+		res, _ := prototest.RunTranscript(t, New(), prototest.LoadTranscript(t, "exim_2525.json"), prototest.Options{Exact: true, Claim: true})
 		if !strings.HasPrefix(res.Fields["smtp.ehlo"], "250-lab.local Hello portrait.invalid [127.0.0.1]\n") {
 			t.Errorf("ehlo %q", res.Fields["smtp.ehlo"])
 		}
@@ -101,30 +98,17 @@ func TestLabTranscripts(t *testing.T) {
 	})
 	for _, file := range []string{"vsftpd_21.json", "pureftpd_3021.json"} {
 		t.Run(file, func(t *testing.T) {
-			tr := loadTranscript(t, file)
-			for _, greeting := range []string{tr.Greeting, "220 host.example.com ready\r\n"} {
-				tr.Greeting = greeting
-				_, err := runLoose(t, tr)
+			tr := prototest.LoadTranscript(t, file)
+			for _, greeting := range []string{tr.Conns[0][0].Got, "220 host.example.com ready\r\n"} {
+				tr.Conns[0][0].Got = greeting
+				// FTP greetings are not claimed: no Claim check.
+				_, err := prototest.RunTranscript(t, New(), tr, prototest.Options{Loose: true})
 				if !errors.Is(err, protocol.ErrNotThisProtocol) {
 					t.Errorf("greeting %q: err = %v, want ErrNotThisProtocol", greeting, err)
 				}
 			}
 		})
 	}
-}
-
-// runLoose serves the recorded answers in order whatever the client sends,
-// and runs the module without the Claim check.
-func runLoose(t *testing.T, tr transcript) (*protocol.Result, error) {
-	addr := prototest.Serve(t, replayLoose(tr))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	return New().Run(ctx, conn, readBanner(conn), protocol.Env{Timeout: 2 * time.Second, MaxRead: 64 << 10})
 }
 
 func TestClaim(t *testing.T) {
@@ -210,8 +194,8 @@ func TestScripted(t *testing.T) {
 // TestStartTLSFailure: a failed handshake still reports the TLS fields the
 // StartTLS function gathered (Exim refuses HTTP ALPN with alert 120).
 func TestStartTLSFailure(t *testing.T) {
-	tr := loadTranscript(t, "exim_2525_starttls.json")
-	addr := prototest.Serve(t, replayLoose(tr))
+	tr := prototest.LoadTranscript(t, "exim_2525_starttls.json")
+	addr := prototest.ServeTranscript(t, tr, prototest.Options{Loose: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := net.Dial("tcp", addr)
@@ -223,19 +207,11 @@ func TestStartTLSFailure(t *testing.T) {
 		StartTLS: func(ctx context.Context, c net.Conn) (*tls.Conn, map[string]string, error) {
 			return nil, map[string]string{"tls.alert": "120"}, errors.New("tls handshake: remote error: tls: no application protocol")
 		}}
-	res, err := New().Run(ctx, conn, readBanner(conn), env)
+	res, err := New().Run(ctx, conn, prototest.ReadBanner(conn), env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Fields["smtp.starttls"] != "failed" || res.Fields["tls.alert"] != "120" || res.Fields["smtp.starttls.error"] == "" {
 		t.Errorf("fields %v", res.Fields)
 	}
-}
-
-func replayLoose(tr transcript) func(net.Conn) {
-	var answers [][]byte
-	for _, tu := range tr.Turns {
-		answers = append(answers, unlatin1(tu.Recv))
-	}
-	return prototest.Replay(unlatin1(tr.Greeting), answers...)
 }

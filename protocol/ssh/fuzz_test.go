@@ -3,16 +3,18 @@ package ssh
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/portrait-scanner/portrait/protocol/prototest"
 )
 
 // seedTranscripts adds every recorded server byte stream to the corpus.
 func seedTranscripts(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
 	for _, file := range files {
-		tr := loadTranscript(f, filepath.Base(file))
-		stream := unlatin1(tr.Greeting)
-		for _, tu := range tr.Turns {
-			stream = append(stream, unlatin1(tu.Recv)...)
+		tr := prototest.LoadTranscript(f, filepath.Base(file))
+		var stream []byte
+		for _, s := range tr.Conns[0] {
+			stream = append(stream, s.Got...)
 		}
 		f.Add(stream)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,17 +13,15 @@ import (
 )
 
 func TestRecordLab(t *testing.T) {
-	if os.Getenv("PORTRAIT_RECORD") == "" {
-		t.Skip("set PORTRAIT_RECORD=1 to record the lab's servers")
-	}
-	record(t, New(), 22, false, false, "lab 127.0.0.1:22 OpenSSH 9.2p1 (Debian 12)", "openssh_22.json")
-	record(t, New(), 50022, false, false, "lab 127.0.0.1:50022 OpenSSH 9.2p1 (Debian 12)", "openssh_50022.json")
+	prototest.SkipUnlessRecord(t)
+	prototest.Record(t, New(), prototest.Recording{Name: "openssh_22.json", Port: 22, Note: "lab 127.0.0.1:22 OpenSSH 9.2p1 (Debian 12)", Text: true, Timeout: 5 * time.Second})
+	prototest.Record(t, New(), prototest.Recording{Name: "openssh_50022.json", Port: 50022, Note: "lab 127.0.0.1:50022 OpenSSH 9.2p1 (Debian 12)", Text: true, Timeout: 5 * time.Second})
 }
 
 func TestLabTranscripts(t *testing.T) {
 	for _, file := range []string{"openssh_22.json", "openssh_50022.json"} {
 		t.Run(file, func(t *testing.T) {
-			res, err := runTranscript(t, New(), loadTranscript(t, file), false)
+			res, err := prototest.RunTranscript(t, New(), prototest.LoadTranscript(t, file), prototest.Options{Exact: true, Claim: true})
 			if err != nil {
 				t.Fatal(err)
 			}
