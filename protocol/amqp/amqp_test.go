@@ -5,22 +5,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/portrait-scanner/portrait/protocol"
 	"github.com/portrait-scanner/portrait/protocol/prototest"
 )
-
-func load(t testing.TB, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // artemis is a synthetic AMQP 1.0 broker built from the OASIS AMQP 1.0
 // encoding: it refuses 0-9-1 with its SASL header, offers ANONYMOUS and
@@ -73,7 +62,7 @@ func TestRun(t *testing.T) {
 	}{
 		{
 			name:    "lab RabbitMQ 3.10.8",
-			handler: prototest.Replay(nil, load(t, "lab-5672", "amqp-0-9-1.bin")),
+			handler: prototest.Replay(nil, prototest.Testdata(t, "lab-5672", "amqp-0-9-1.bin")),
 			conf:    98,
 			fields: map[string]string{
 				"amqp.protocol": "0-9-1", "amqp.product": "RabbitMQ", "amqp.version": "3.10.8", "amqp.server": "RabbitMQ/3.10.8",
@@ -171,7 +160,7 @@ func TestHostileLengths(t *testing.T) {
 }
 
 func FuzzParseStart(f *testing.F) {
-	f.Add(load(f, "lab-5672", "amqp-0-9-1.bin"))
+	f.Add(prototest.Testdata(f, "lab-5672", "amqp-0-9-1.bin"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseStart(b)
 		if err == nil {

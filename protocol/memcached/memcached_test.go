@@ -2,23 +2,12 @@ package memcached
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/portrait-scanner/portrait/protocol"
 	"github.com/portrait-scanner/portrait/protocol/prototest"
 )
-
-func load(t testing.TB, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func TestRun(t *testing.T) {
 	tests := []struct {
@@ -30,7 +19,7 @@ func TestRun(t *testing.T) {
 	}{
 		{
 			name:    "lab memcached 1.6.18",
-			answers: [][]byte{load(t, "lab-11211", "memcached-version.bin"), load(t, "lab-11211", "memcached-stats.bin")},
+			answers: [][]byte{prototest.Testdata(t, "lab-11211", "memcached-version.bin"), prototest.Testdata(t, "lab-11211", "memcached-stats.bin")},
 			fields: map[string]string{
 				"memcached.version": "1.6.18", "memcached.stats.version": "1.6.18",
 				"memcached.stats.libevent": "2.1.12-stable", "memcached.stats.pointer_size": "64",
@@ -100,7 +89,7 @@ func TestRun(t *testing.T) {
 }
 
 func FuzzParseStats(f *testing.F) {
-	f.Add(load(f, "lab-11211", "memcached-stats.bin"))
+	f.Add(prototest.Testdata(f, "lab-11211", "memcached-stats.bin"))
 	f.Add([]byte("STAT a b\r\nSTAT \r\nEND\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, names := ParseStats(b)

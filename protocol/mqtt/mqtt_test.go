@@ -5,22 +5,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/portrait-scanner/portrait/protocol"
 	"github.com/portrait-scanner/portrait/protocol/prototest"
 )
-
-func load(t testing.TB, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // broker answers CONNECTs by kind; an empty or missing answer means "hang
 // up". After an accepted 3.1.1 CONNECT it answers a SUBSCRIBE with sub.
@@ -92,10 +81,10 @@ func publish(topic, payload string) []byte {
 
 func TestRun(t *testing.T) {
 	lab := broker{
-		v311: load(t, "lab-1883", "mqtt-connect-3.1.1.bin"),
-		v5:   load(t, "lab-1883", "mqtt-connect-5.0.bin"),
-		auth: load(t, "lab-1883", "mqtt-connect-5.0-authmethod.bin"),
-		rm0:  load(t, "lab-1883", "mqtt-connect-5.0-rm0.bin"),
+		v311: prototest.Testdata(t, "lab-1883", "mqtt-connect-3.1.1.bin"),
+		v5:   prototest.Testdata(t, "lab-1883", "mqtt-connect-5.0.bin"),
+		auth: prototest.Testdata(t, "lab-1883", "mqtt-connect-5.0-authmethod.bin"),
+		rm0:  prototest.Testdata(t, "lab-1883", "mqtt-connect-5.0-rm0.bin"),
 	}
 	// Synthetic: an anonymous broker publishing its version as retained
 	// $SYS message, with 5.0 CONNACK properties.
@@ -196,8 +185,8 @@ func TestVarintBounds(t *testing.T) {
 }
 
 func FuzzParseConnack(f *testing.F) {
-	f.Add(load(f, "lab-1883", "mqtt-connect-3.1.1.bin"))
-	f.Add(load(f, "lab-1883", "mqtt-connect-5.0.bin"))
+	f.Add(prototest.Testdata(f, "lab-1883", "mqtt-connect-3.1.1.bin"))
+	f.Add(prototest.Testdata(f, "lab-1883", "mqtt-connect-5.0.bin"))
 	f.Add([]byte{0x20, 8, 0, 0, 5, 0x22, 0, 10, 0x25, 1})
 	f.Add([]byte{0x20, 12, 0, 0x87, 9, 0x1f, 0, 6, 'n', 'o', ' ', 'w', 'a', 'y'})
 	f.Fuzz(func(t *testing.T, b []byte) {

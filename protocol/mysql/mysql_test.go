@@ -4,23 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/portrait-scanner/portrait/protocol"
 	"github.com/portrait-scanner/portrait/protocol/prototest"
 )
-
-func load(t testing.TB, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // packet prefixes payload with the 3-byte length and sequence 0.
 func packet(payload []byte) []byte {
@@ -65,7 +54,7 @@ func TestRun(t *testing.T) {
 	}{
 		{
 			name:     "lab MariaDB 10.11.19",
-			greeting: load(t, "lab-3306", "NULL.bin"),
+			greeting: prototest.Testdata(t, "lab-3306", "NULL.bin"),
 			fields: map[string]string{
 				"mysql.protocol": "10", "mysql.version": "5.5.5-10.11.19-MariaDB-0+deb12u1",
 				"mysql.capabilities": "81fff7fe", "mysql.charset": "45", "mysql.status": "0002",
@@ -139,7 +128,7 @@ func TestClaim(t *testing.T) {
 			t.Errorf("Claim(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
-	if !m.Claim(load(t, "lab-3306", "NULL.bin")) {
+	if !m.Claim(prototest.Testdata(t, "lab-3306", "NULL.bin")) {
 		t.Error("lab banner not claimed")
 	}
 }
@@ -147,7 +136,7 @@ func TestClaim(t *testing.T) {
 // TestTruncatedBanner: the engine may hand over only the first bytes of the
 // packet; Run reads the rest.
 func TestTruncatedBanner(t *testing.T) {
-	full := load(t, "lab-3306", "NULL.bin")
+	full := prototest.Testdata(t, "lab-3306", "NULL.bin")
 	addr := prototest.Serve(t, func(c net.Conn) {
 		_, _ = c.Write(full[:20])
 		time.Sleep(200 * time.Millisecond)
@@ -171,7 +160,7 @@ func TestTruncatedBanner(t *testing.T) {
 }
 
 func FuzzParseHandshake(f *testing.F) {
-	f.Add(load(f, "lab-3306", "NULL.bin"))
+	f.Add(prototest.Testdata(f, "lab-3306", "NULL.bin"))
 	f.Add(handshakeV10("8.0.36", 0xdfffffff, 255, "caching_sha2_password"))
 	f.Add(errPacket(1130, "Host 'x' is not allowed to connect to this MariaDB server"))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -3,23 +3,12 @@ package nats
 import (
 	"errors"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/portrait-scanner/portrait/protocol"
 	"github.com/portrait-scanner/portrait/protocol/prototest"
 )
-
-func load(t testing.TB, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func TestRun(t *testing.T) {
 	tests := []struct {
@@ -31,7 +20,7 @@ func TestRun(t *testing.T) {
 	}{
 		{
 			name:     "lab nats-server 2.9.10",
-			greeting: load(t, "lab-4222", "NULL.bin"),
+			greeting: prototest.Testdata(t, "lab-4222", "NULL.bin"),
 			fields: map[string]string{
 				"nats.version": "2.9.10", "nats.go": "go1.19.8", "nats.proto": "1",
 				"nats.headers": "true", "nats.max_payload": "1048576",
@@ -92,7 +81,7 @@ func TestRun(t *testing.T) {
 
 // TestSplitBanner: the greeting arrives in two pieces; Run reads the rest.
 func TestSplitBanner(t *testing.T) {
-	full := load(t, "lab-4222", "NULL.bin")
+	full := prototest.Testdata(t, "lab-4222", "NULL.bin")
 	addr := prototest.Serve(t, func(c net.Conn) {
 		_, _ = c.Write(full[:30])
 		time.Sleep(200 * time.Millisecond)
@@ -109,7 +98,7 @@ func TestSplitBanner(t *testing.T) {
 }
 
 func FuzzParseInfo(f *testing.F) {
-	f.Add(load(f, "lab-4222", "NULL.bin"))
+	f.Add(prototest.Testdata(f, "lab-4222", "NULL.bin"))
 	f.Add([]byte("INFO {}\r\n"))
 	f.Add([]byte(`INFO {"a":[1,{"b":null}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -5,22 +5,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/portrait-scanner/portrait/protocol"
 	"github.com/portrait-scanner/portrait/protocol/prototest"
 )
-
-func load(t testing.TB, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // pgServer answers each startup-shaped packet by its protocol code: the
 // SSLRequest answer may be followed by a startup on the same connection.
@@ -80,9 +69,9 @@ func cat(parts ...[]byte) []byte {
 
 func TestRun(t *testing.T) {
 	lab := map[uint32][]byte{
-		sslRequestCode: load(t, "lab-15432", "pg-sslrequest.bin"),
-		protocol30:     load(t, "lab-15432", "pg-startup.bin"),
-		protocol40:     load(t, "lab-15432", "pg-startup-v4.bin"),
+		sslRequestCode: prototest.Testdata(t, "lab-15432", "pg-sslrequest.bin"),
+		protocol30:     prototest.Testdata(t, "lab-15432", "pg-startup.bin"),
+		protocol40:     prototest.Testdata(t, "lab-15432", "pg-startup-v4.bin"),
 	}
 	// Synthetic: a trusting server (pg_hba "trust") lets us in and reports
 	// its parameters; then ReadyForQuery.
@@ -170,7 +159,7 @@ func TestRun(t *testing.T) {
 			// lab2's ngIRCd refusing the connection: "E" then text, like a
 			// protocol-2 error but without severity or NUL.
 			name:    "irc ERROR line",
-			raw:     load(t, "lab2-ngircd", "pg-sslrequest.bin"),
+			raw:     prototest.Testdata(t, "lab2-ngircd", "pg-sslrequest.bin"),
 			wantErr: protocol.ErrNotThisProtocol,
 		},
 	}
@@ -248,9 +237,9 @@ func TestParseMessagesBounds(t *testing.T) {
 }
 
 func FuzzParseMessages(f *testing.F) {
-	f.Add(load(f, "lab-15432", "pg-startup.bin"))
-	f.Add(load(f, "lab2-ngircd", "pg-sslrequest.bin"))
-	f.Add(load(f, "lab-15432", "pg-startup-v4.bin"))
+	f.Add(prototest.Testdata(f, "lab-15432", "pg-startup.bin"))
+	f.Add(prototest.Testdata(f, "lab2-ngircd", "pg-sslrequest.bin"))
+	f.Add(prototest.Testdata(f, "lab-15432", "pg-startup-v4.bin"))
 	f.Add([]byte("EFATAL:  unsupported frontend protocol 4.0: server supports 1.0 to 3.0\n\x00"))
 	f.Add(cat(msg('R', []byte{0, 0, 0, 0}), param("server_version", "15.18"), msg('Z', []byte("I"))))
 	f.Fuzz(func(t *testing.T, b []byte) {

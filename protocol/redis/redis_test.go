@@ -2,22 +2,11 @@ package redis
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/portrait-scanner/portrait/protocol"
 	"github.com/portrait-scanner/portrait/protocol/prototest"
 )
-
-func load(t testing.TB, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func bulk(s string) []byte {
 	return []byte("$" + itoa(len(s)) + "\r\n" + s + "\r\n")
@@ -48,7 +37,7 @@ func TestRun(t *testing.T) {
 	}{
 		{
 			name:    "lab redis 7.0.15 on 6379",
-			answers: [][]byte{load(t, "lab-6379", "redis-server.bin")},
+			answers: [][]byte{prototest.Testdata(t, "lab-6379", "redis-server.bin")},
 			service: "redis",
 			fields: map[string]string{
 				"redis.version": "7.0.15", "redis.mode": "standalone", "redis.arch": "64",
@@ -58,7 +47,7 @@ func TestRun(t *testing.T) {
 		},
 		{
 			name:    "lab redis 7.0.15 on 16379",
-			answers: [][]byte{load(t, "lab-16379", "redis-server.bin")},
+			answers: [][]byte{prototest.Testdata(t, "lab-16379", "redis-server.bin")},
 			service: "redis",
 			fields:  map[string]string{"redis.version": "7.0.15"},
 		},
@@ -145,7 +134,7 @@ func TestParseReplyBounds(t *testing.T) {
 }
 
 func FuzzParseReply(f *testing.F) {
-	f.Add(load(f, "lab-6379", "redis-server.bin"))
+	f.Add(prototest.Testdata(f, "lab-6379", "redis-server.bin"))
 	f.Add([]byte("-NOAUTH Authentication required.\r\n"))
 	f.Add([]byte("$5\r\nab"))
 	f.Add([]byte("+PONG\r\n"))

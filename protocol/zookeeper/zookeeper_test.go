@@ -5,23 +5,12 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/portrait-scanner/portrait/protocol"
 	"github.com/portrait-scanner/portrait/protocol/prototest"
 )
-
-func load(t testing.TB, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // zkServer answers each connection's first four bytes like ZooKeeper: a
 // four-letter word gets its answer (absent: the server just closes), a
@@ -57,7 +46,7 @@ func TestRun(t *testing.T) {
 	}{
 		{
 			name:    "lab zookeeper 3.8.0",
-			handler: zkServer(map[string][]byte{"srvr": load(t, "lab-2181", "zookeeper-srvr.bin")}, nil),
+			handler: zkServer(map[string][]byte{"srvr": prototest.Testdata(t, "lab-2181", "zookeeper-srvr.bin")}, nil),
 			conf:    98,
 			fields: map[string]string{
 				"zookeeper.version": "3.8.0", "zookeeper.mode": "standalone", "zookeeper.whitelisted": "true",
@@ -69,8 +58,8 @@ func TestRun(t *testing.T) {
 			name: "four-letter words not whitelisted",
 			handler: zkServer(map[string][]byte{
 				"srvr": refused("srvr"),
-				"stat": load(t, "lab-2181", "zookeeper-stat.bin"),
-				"ruok": load(t, "lab-2181", "zookeeper-ruok.bin"),
+				"stat": prototest.Testdata(t, "lab-2181", "zookeeper-stat.bin"),
+				"ruok": prototest.Testdata(t, "lab-2181", "zookeeper-ruok.bin"),
 			}, nil),
 			conf:   90,
 			fields: map[string]string{"zookeeper.whitelisted": "false"},
@@ -85,14 +74,14 @@ func TestRun(t *testing.T) {
 		},
 		{
 			name:    "four-letter words ignored, binary connect",
-			handler: zkServer(nil, load(t, "lab-2181", "zookeeper-connect.bin")),
+			handler: zkServer(nil, prototest.Testdata(t, "lab-2181", "zookeeper-connect.bin")),
 			port:    2181,
 			conf:    90,
 			fields:  map[string]string{"zookeeper.connect": "ok", "zookeeper.connect.timeout": "30000"},
 		},
 		{
 			name:    "four-letter words ignored on a port of another protocol",
-			handler: zkServer(nil, load(t, "lab-2181", "zookeeper-connect.bin")),
+			handler: zkServer(nil, prototest.Testdata(t, "lab-2181", "zookeeper-connect.bin")),
 			port:    631,
 			wantErr: io.EOF,
 		},
@@ -170,8 +159,8 @@ func TestForeign(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add(load(f, "lab-2181", "zookeeper-srvr.bin"))
-	f.Add(load(f, "lab-2181", "zookeeper-connect.bin"))
+	f.Add(prototest.Testdata(f, "lab-2181", "zookeeper-srvr.bin"))
+	f.Add(prototest.Testdata(f, "lab-2181", "zookeeper-connect.bin"))
 	f.Add([]byte("Zookeeper version: \n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := ParseStat(string(b))
