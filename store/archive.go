@@ -65,6 +65,8 @@ type Archive struct {
 	svcs   int
 	errs   map[string]bool
 	wrote  map[Key]bool // service keys archived (resume: from the killed run too)
+	// resumeBuf holds a resumed host's new services until its host record.
+	resumeBuf map[string][]*fingerprint.Service
 
 	mu      sync.Mutex // guards buf, ckbuf, status, banners, closed
 	buf     bytes.Buffer
@@ -137,6 +139,11 @@ func NewArchive(ctx context.Context, opt ArchiveOptions) (*Archive, error) {
 	run := Run{Started: now, State: StateRunning, PID: os.Getpid()}
 	if opt.Resume != nil && opt.Resume.Status != nil {
 		a.status = *opt.Resume.Status
+		for i := range a.status.Runs {
+			if a.status.Runs[i].State == StateRunning { // its process was killed
+				a.status.Runs[i].State = "killed"
+			}
+		}
 		run.Resumed = true
 		run.Skipped = opt.Resume.Skippable()
 		a.status.Errors = nil
@@ -356,12 +363,8 @@ func (a *Archive) Host(h scan.HostRecord) error {
 		return nil // archived in full by the killed run
 	}
 	if r != nil {
-		// Services identified before the kill whose host was not released:
-		// they go out now, before their host, as the pipeline would have.
-		for _, s := range r.takePending(h.Host) {
-			if err := a.Service(s); err != nil {
-				return err
-			}
+		if err := a.releaseHost(h.Host); err != nil {
+			return err
 		}
 	}
 	h.Type = "host"
@@ -396,11 +399,66 @@ func (a *Archive) Port(p scan.PortRecord) error {
 	return a.opt.Inner.Port(p)
 }
 
-// Service writes a service record unless already archived.
+// Service writes a service record unless already archived. On a resume
+// the host's services wait for its host record (releaseHost), so that they
+// are correlated with the ones the killed run identified.
 func (a *Archive) Service(s *fingerprint.Service) error {
 	if s == nil {
 		return nil
 	}
+	if a.opt.Resume != nil {
+		if a.resumeBuf == nil {
+			a.resumeBuf = map[string][]*fingerprint.Service{}
+		}
+		a.resumeBuf[s.Host] = append(a.resumeBuf[s.Host], s)
+		return nil
+	}
+	return a.writeService(s)
+}
+
+// releaseHost writes a resumed host's services: the ones checkpointed by
+// the killed run and the ones identified now, correlated together (with the
+// archived ones as context), as an uninterrupted scan would have written
+// them.
+func (a *Archive) releaseHost(host string) error {
+	r := a.opt.Resume
+	svcs := append(r.takePending(host), a.resumeBuf[host]...)
+	delete(a.resumeBuf, host)
+	if len(svcs) == 0 {
+		return nil
+	}
+	var all []*fingerprint.Service
+	for _, old := range r.archived[host] {
+		c := *old // context only: archived records are not rewritten
+		c.Stack = append([]fingerprint.Tech(nil), old.Stack...)
+		all = append(all, &c)
+	}
+	fingerprint.Correlate(append(all, svcs...))
+	for _, s := range svcs {
+		dedupeStack(s)
+		if err := a.writeService(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dedupeStack drops repeated technologies (a service correlated twice).
+func dedupeStack(s *fingerprint.Service) {
+	seen := map[string]bool{}
+	out := s.Stack[:0]
+	for _, t := range s.Stack {
+		k := t.Product + "\x00" + t.Version + "\x00" + t.Role + "\x00" + t.Evidence
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, t)
+	}
+	s.Stack = out
+}
+
+func (a *Archive) writeService(s *fingerprint.Service) error {
 	k := ServiceKey(s)
 	if a.opt.Resume != nil {
 		if a.wrote[k] {
@@ -484,8 +542,15 @@ func (a *Archive) End(m scan.Meta) error {
 		if r != nil {
 			// Services whose host never reported again (the host is gone):
 			// still part of the scan.
-			for _, s := range r.takeAllPending() {
-				if err := a.Service(s); err != nil {
+			hosts := map[string]bool{}
+			for h := range a.resumeBuf {
+				hosts[h] = true
+			}
+			for _, h := range r.pendingHosts() {
+				hosts[h] = true
+			}
+			for _, h := range sortedHosts(hosts) {
+				if err := a.releaseHost(h); err != nil {
 					return err
 				}
 			}
@@ -703,4 +768,21 @@ func (CommitStage) Name() string { return "workspace" }
 
 func (CommitStage) Host(_ context.Context, h scan.HostRecord, _ []*fingerprint.Service, _ []scan.Record) []scan.Record {
 	return []scan.Record{&CommitMarker{Host: h.Host}}
+}
+
+func sortedHosts(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for h := range m {
+		out = append(out, h)
+	}
+	sortStrings(out)
+	return out
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
 }

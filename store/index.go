@@ -13,7 +13,6 @@ import (
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite": no cgo
-
 )
 
 //go:embed migrations/*.sql
@@ -301,4 +300,3 @@ type ServiceRow struct {
 	Transport, Service string
 	Product, Version   string
 }
-

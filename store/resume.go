@@ -33,8 +33,9 @@ type ResumeState struct {
 	// pending are checkpointed services not in results.jsonl, by host.
 	pending map[string][]*fingerprint.Service
 	// byHost are every archived or checkpointed service, by host (for the
-	// stages).
-	byHost map[string][]*fingerprint.Service
+	// stages); archived only the ones in results.jsonl.
+	byHost   map[string][]*fingerprint.Service
+	archived map[string][]*fingerprint.Service
 }
 
 // ErrComplete is returned when resuming a scan that already finished.
@@ -58,7 +59,7 @@ func (w *Workspace) LoadResume(id string) (*ResumeState, error) {
 	}
 	r := &ResumeState{Results: res, Status: st, DoneHosts: map[string]bool{}, Ports: map[Key]bool{},
 		Services: map[Key]bool{}, skip: map[Key]bool{}, pending: map[string][]*fingerprint.Service{},
-		byHost: map[string][]*fingerprint.Service{}}
+		byHost: map[string][]*fingerprint.Service{}, archived: map[string][]*fingerprint.Service{}}
 	// A host record is written with its stage records (CommitMarker), so a
 	// host record in the file means the host is finished.
 	for _, h := range res.Hosts {
@@ -77,6 +78,7 @@ func (w *Workspace) LoadResume(id string) (*ResumeState, error) {
 		r.Services[k] = true
 		r.skip[k] = true
 		r.byHost[s.Host] = append(r.byHost[s.Host], s)
+		r.archived[s.Host] = append(r.archived[s.Host], s)
 	}
 	ck, err := ReadResultsFile(w.Path(id, CheckpointFile))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -123,18 +125,13 @@ func (r *ResumeState) takePending(host string) []*fingerprint.Service {
 	return s
 }
 
-func (r *ResumeState) takeAllPending() []*fingerprint.Service {
+func (r *ResumeState) pendingHosts() []string {
 	hosts := make([]string, 0, len(r.pending))
 	for h := range r.pending {
 		hosts = append(hosts, h)
 	}
 	sort.Strings(hosts)
-	var out []*fingerprint.Service
-	for _, h := range hosts {
-		out = append(out, r.pending[h]...)
-	}
-	r.pending = map[string][]*fingerprint.Service{}
-	return out
+	return hosts
 }
 
 // FilterPortScan wraps a port scan so that verdicts already archived are

@@ -104,6 +104,7 @@ flags override the file.`,
 	pf.CountVarP(&g.verbose, "verbose", "v", "more detail: -v shows the technology stack, -vv debug logs")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
 	root.AddCommand(newScanCmd(g), newFingerprintCmd(g))
+	root.AddCommand(workspaceCommands(g)...) // workspace.go: workspace, scans, report, diff, policy, monitor
 	return root
 }
 
