@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package netnstest builds throwaway network namespaces for the raw
 // scanners' tests: a veth pair joins the test's own namespace (the host
 // end) to a new one (the target), whose kernel answers for a whole /24 of

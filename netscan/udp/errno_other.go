@@ -1,0 +1,5 @@
+//go:build !linux
+
+package udp
+
+func errnoReason(error) string { return "" }
