@@ -7,7 +7,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -37,7 +36,7 @@ or latest~N. --notify sends the changes through workspace.yaml's notification ru
   portrait diff 20261120T0600 20261123T0600 -o html --output-file changes.html`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 0 && len(args) != 2 {
-				return fmt.Errorf("accepts 0 or 2 scans, received %d", len(args))
+				return usagef("accepts 0 or 2 scans, received %d", len(args))
 			}
 			return nil
 		},
@@ -238,7 +237,7 @@ workspace.yaml. New policy deviations are notified once, when they appear.
   portrait monitor --every 1h --name dmz --count 3 -- 127.0.0.1 -p 1-10000`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 0 || len(args) == 0 {
-				return errors.New("give the scan after --: portrait monitor --every 6h -- TARGET... [scan flags]")
+				return usagef("give the scan after --: portrait monitor --every 6h -- TARGET... [scan flags]")
 			}
 			return nil
 		},
