@@ -181,7 +181,7 @@ func handshake(ctx context.Context, conn net.Conn, env protocol.Env, req []byte,
 	st, ok := ParseStatus(body)
 	if !ok {
 		res.Record(probe, req, raw)
-		return fmt.Errorf("status %q: %w", clip(body, 32), protocol.ErrNotThisProtocol)
+		return fmt.Errorf("status %q: %w", wire.Clip(body, 32), protocol.ErrNotThisProtocol)
 	}
 	res.Set("erlang.dist.status", st)
 	if req[2] == 'N' {

@@ -141,7 +141,7 @@ func (EPMD) Run(ctx context.Context, conn net.Conn, banner []byte, env protocol.
 	}
 	port, nodes, ok := ParseNames(got)
 	if !ok {
-		return nil, fmt.Errorf("epmd: answer %q: %w", clip(got, 32), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("epmd: answer %q: %w", wire.Clip(got, 32), protocol.ErrNotThisProtocol)
 	}
 	res.Set("epmd.port", strconv.FormatUint(uint64(port), 10))
 	var list []string
@@ -196,11 +196,4 @@ func fieldName(s string) string {
 		}
 	}
 	return string(b)
-}
-
-func clip(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
 }

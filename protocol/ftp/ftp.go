@@ -156,7 +156,7 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	// The greeting.
 	greet, raw, err := s.read(env.Timeout)
 	if greet.Code == 0 {
-		return nil, fmt.Errorf("ftp: greeting %q: %w", trunc(raw), notFTP(err))
+		return nil, fmt.Errorf("ftp: greeting %q: %w", wire.Clip(raw, 64), notFTP(err))
 	}
 	res.Record("NULL", nil, raw)
 	res.Set("ftp.banner", greet.Text())
@@ -359,11 +359,4 @@ func notFTP(err error) error {
 		return fmt.Errorf("%w (%w)", protocol.ErrNotThisProtocol, err)
 	}
 	return protocol.ErrNotThisProtocol
-}
-
-func trunc(b []byte) []byte {
-	if len(b) > 64 {
-		return b[:64]
-	}
-	return b
 }

@@ -152,22 +152,15 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	}
 	p, ok, complete := ParsePktLine(got)
 	if !ok || !complete {
-		return nil, fmt.Errorf("git: answer %q: %w", clip(got, 32), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("git: answer %q: %w", wire.Clip(got, 32), protocol.ErrNotThisProtocol)
 	}
 	a, ok := ParseAnswer(p)
 	if !ok {
-		return nil, fmt.Errorf("git: pkt-line %q: %w", clip(p, 32), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("git: pkt-line %q: %w", wire.Clip(p, 32), protocol.ErrNotThisProtocol)
 	}
 	res.Set("git.error", a.Error)
 	res.Set("git.capabilities", a.Capabilities)
 	res.Set("git.agent", a.Agent)
 	res.Service, res.Confidence = "git", 95
 	return res, nil
-}
-
-func clip(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/portrait-scanner/portrait/protocol/wire"
 )
 
 // MaxBodyField is how much of the body goes into the .body field.
@@ -106,7 +108,7 @@ func Fields(prefix string, r *Response) map[string]string {
 	if len(body) > MaxBodyField {
 		body = body[:MaxBodyField]
 	}
-	set("body", latin1(body))
+	set("body", wire.Latin1(body))
 	body = r.Body
 	set("title", text(Title(body)))
 	set("generator", text(Generator(body)))
@@ -249,28 +251,6 @@ func TLSRequired(r *Response) bool {
 	return false
 }
 
-// latin1 maps every byte to the rune of the same value: the body is bytes
-// of unknown charset, and the rules read fields as Latin-1 text, so a regex
-// byte escape (\xe9) matches the byte whatever the page's encoding.
-func latin1(b []byte) string {
-	ascii := true
-	for _, c := range b {
-		if c >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return string(b)
-	}
-	var sb strings.Builder
-	sb.Grow(len(b) + len(b)/4)
-	for _, c := range b {
-		sb.WriteRune(rune(c))
-	}
-	return sb.String()
-}
-
 // text keeps a short human-readable value (title, header) as is when it is
 // valid UTF-8 and falls back to Latin-1 otherwise, so fields are always
 // valid UTF-8.
@@ -278,5 +258,5 @@ func text(s string) string {
 	if utf8.ValidString(s) {
 		return s
 	}
-	return latin1([]byte(s))
+	return wire.Latin1([]byte(s))
 }

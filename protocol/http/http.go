@@ -233,7 +233,7 @@ func (m *module) Run(ctx context.Context, conn net.Conn, banner []byte, env prot
 	wg.Wait()
 	for i, e := range extras {
 		if raw := out[i].raw; e.probe == "http-badrequest" && len(raw) > 0 {
-			res.Set("http.bad.raw", latin1(raw[:min(len(raw), MaxBadRaw)]))
+			res.Set("http.bad.raw", wire.Latin1(raw[:min(len(raw), MaxBadRaw)]))
 		}
 		if out[i].raw != nil {
 			res.Record(e.probe, e.req, out[i].raw)

@@ -122,7 +122,7 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	line := strings.TrimRight(string(raw), "\r\n")
 	kind := Greeting(line)
 	if kind == "" {
-		return nil, fmt.Errorf("imap: greeting %q: %w", trunc(line), notIMAP(err))
+		return nil, fmt.Errorf("imap: greeting %q: %w", wire.Clip(line, 64), notIMAP(err))
 	}
 	res.Record("NULL", nil, raw)
 	res.Set("imap.banner", line)
@@ -199,11 +199,4 @@ func notIMAP(err error) error {
 		return fmt.Errorf("%w (%w)", protocol.ErrNotThisProtocol, err)
 	}
 	return protocol.ErrNotThisProtocol
-}
-
-func trunc(s string) string {
-	if len(s) > 64 {
-		return s[:64]
-	}
-	return s
 }

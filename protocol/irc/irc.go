@@ -144,7 +144,7 @@ type State struct {
 }
 
 func (s *State) set(k, v string) {
-	v = strings.TrimSpace(clipStr(v, maxText))
+	v = strings.TrimSpace(wire.Clip(v, maxText))
 	if v == "" {
 		return
 	}
@@ -263,7 +263,7 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	reg := []byte("NICK " + n + "\r\nUSER portrait 0 * :portrait\r\n")
 	if len(banner) > 0 {
 		if !New().Claim(banner) {
-			return nil, fmt.Errorf("irc: banner %q: %w", clip(banner, 32), protocol.ErrNotThisProtocol)
+			return nil, fmt.Errorf("irc: banner %q: %w", wire.Clip(banner, 32), protocol.ErrNotThisProtocol)
 		}
 		res.Record("NULL", nil, banner)
 	}
@@ -293,7 +293,7 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 			if !ok {
 				if !sawIRC {
 					res.Record("irc-register", reg, all)
-					return nil, fmt.Errorf("irc: line %q: %w", clipStr(line, 40), protocol.ErrNotThisProtocol)
+					return nil, fmt.Errorf("irc: line %q: %w", wire.Clip(line, 40), protocol.ErrNotThisProtocol)
 				}
 				continue
 			}
@@ -360,17 +360,3 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 // ircStart reports whether c may begin a server line: a prefix, message
 // tags, or one of the prefix-less commands PING, NOTICE and ERROR.
 func ircStart(c byte) bool { return strings.IndexByte(":@PNE", c) >= 0 }
-
-func clip(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
-}
-
-func clipStr(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}

@@ -176,7 +176,7 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	raw, err := s.readUntil(lineEnd)
 	st := status(raw)
 	if st == "" {
-		return nil, fmt.Errorf("pop3: greeting %q: %w", trunc(raw), notPOP3(err))
+		return nil, fmt.Errorf("pop3: greeting %q: %w", wire.Clip(raw, 64), notPOP3(err))
 	}
 	res.Record("NULL", nil, raw)
 	res.Set("pop3.banner", strings.TrimRight(string(raw), "\r\n"))
@@ -192,7 +192,7 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	}
 	first, caps := ParseCapa(raw)
 	if status([]byte(first)) == "" {
-		return nil, fmt.Errorf("pop3: CAPA answered %q: %w", trunc([]byte(first)), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("pop3: CAPA answered %q: %w", wire.Clip([]byte(first), 64), protocol.ErrNotThisProtocol)
 	}
 	res.Confidence = 95
 	res.Set("pop3.capa.reply", first)
@@ -253,11 +253,4 @@ func notPOP3(err error) error {
 		return fmt.Errorf("%w (%w)", protocol.ErrNotThisProtocol, err)
 	}
 	return protocol.ErrNotThisProtocol
-}
-
-func trunc(b []byte) []byte {
-	if len(b) > 64 {
-		return b[:64]
-	}
-	return b
 }

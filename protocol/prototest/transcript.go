@@ -65,6 +65,7 @@ import (
 	"time"
 
 	"github.com/portrait-scanner/portrait/protocol"
+	"github.com/portrait-scanner/portrait/protocol/wire"
 )
 
 // Byte encodings of a transcript file's "sent" and "got" strings.
@@ -161,13 +162,7 @@ func encoder(encoding string) (func(string) string, error) {
 	case "", EncodingHex:
 		return func(s string) string { return hex.EncodeToString([]byte(s)) }, nil
 	case EncodingLatin1:
-		return func(s string) string {
-			r := make([]rune, len(s))
-			for i := 0; i < len(s); i++ {
-				r[i] = rune(s[i])
-			}
-			return string(r)
-		}, nil
+		return func(s string) string { return wire.Latin1([]byte(s)) }, nil
 	}
 	return nil, fmt.Errorf("unknown transcript encoding %q", encoding)
 }

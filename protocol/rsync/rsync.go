@@ -129,7 +129,7 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	res := &protocol.Result{}
 	res.Record("NULL", nil, got)
 	if !bytes.HasPrefix(got, []byte(greetingPrefix)) || bytes.IndexByte(got, '\n') < 0 && len(got) > 64 {
-		return nil, fmt.Errorf("rsync: greeting %q: %w", clip(got, 32), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("rsync: greeting %q: %w", wire.Clip(got, 32), protocol.ErrNotThisProtocol)
 	}
 	if err := wire.Write(ctx, conn, env.Timeout, request); err != nil {
 		return nil, fmt.Errorf("rsync: send: %w", err)
@@ -142,7 +142,7 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	res.Record("rsync-list", request, more)
 	l, ok := Parse(append(got, more...))
 	if !ok {
-		return nil, fmt.Errorf("rsync: greeting %q: %w", clip(got, 32), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("rsync: greeting %q: %w", wire.Clip(got, 32), protocol.ErrNotThisProtocol)
 	}
 	res.Set("rsync.protocol", l.Protocol)
 	res.Set("rsync.digests", l.Digests)
@@ -159,11 +159,4 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 // listingDone reports that the listing ended.
 func listingDone(b []byte) bool {
 	return bytes.Contains(b, []byte("@RSYNCD: EXIT\n")) || bytes.Contains(b, []byte("@ERROR")) && bytes.HasSuffix(b, []byte("\n"))
-}
-
-func clip(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
 }

@@ -184,7 +184,7 @@ func (Daytime) Run(ctx context.Context, conn net.Conn, banner []byte, env protoc
 	res.Record("NULL", nil, got)
 	info, ok := ParseDaytime(got, time.Now())
 	if !ok {
-		return nil, fmt.Errorf("daytime: %q is not a date: %w", clipString(got, 40), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("daytime: %q is not a date: %w", wire.Clip(got, 40), protocol.ErrNotThisProtocol)
 	}
 	res.Set("daytime.text", info.Text)
 	res.Set("daytime.format", info.Format)

@@ -54,16 +54,9 @@ func (Echo) Run(ctx context.Context, conn net.Conn, banner []byte, env protocol.
 		return nil, fmt.Errorf("echo: no answer: %w", err)
 	}
 	if !bytes.Equal(got, token) {
-		return nil, fmt.Errorf("echo: answer %q differs from the probe: %w", clipString(got, 32), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("echo: answer %q differs from the probe: %w", wire.Clip(got, 32), protocol.ErrNotThisProtocol)
 	}
 	res.Set("echo.echoed", "true")
 	res.Service, res.Confidence = "echo", 95
 	return res, nil
-}
-
-func clipString(b []byte, n int) string {
-	if len(b) > n {
-		b = b[:n]
-	}
-	return string(b)
 }

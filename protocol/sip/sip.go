@@ -90,7 +90,7 @@ func ParseHead(head []byte) (Response, bool) {
 	if err != nil || len(code) != 3 || n < 100 || n > 699 {
 		return r, false
 	}
-	r.Status, r.Reason = n, clip(strings.TrimSpace(reason), 128)
+	r.Status, r.Reason = n, wire.Clip(strings.TrimSpace(reason), 128)
 	r.Headers = map[string]string{}
 	var last string
 	for _, l := range lines[1:] {
@@ -123,7 +123,7 @@ func ParseHead(head []byte) (Response, bool) {
 				r.Headers[name] = old + ", " + value
 			}
 		} else if len(r.Headers) < maxHeaders {
-			r.Headers[name] = clip(value, maxValue)
+			r.Headers[name] = wire.Clip(value, maxValue)
 		}
 		last = name
 		if name == "content-length" {
@@ -312,7 +312,7 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 		if len(all) == 0 {
 			return nil, fmt.Errorf("sip: no answer")
 		}
-		return nil, fmt.Errorf("sip: answer %q: %w", clip(string(all), 32), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("sip: answer %q: %w", wire.Clip(string(all), 32), protocol.ErrNotThisProtocol)
 	}
 	res.Set("sip.status", strconv.Itoa(final.Status))
 	res.Set("sip.reason", final.Reason)
@@ -355,11 +355,4 @@ func fieldName(name string) string {
 		}
 	}
 	return string(b)
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

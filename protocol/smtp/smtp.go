@@ -154,7 +154,7 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 
 	greet, raw, err := s.read()
 	if greet.Code == 0 {
-		return nil, fmt.Errorf("smtp: greeting %q: %w", trunc(raw), notSMTP(err))
+		return nil, fmt.Errorf("smtp: greeting %q: %w", wire.Clip(raw, 64), notSMTP(err))
 	}
 	ftpish, mailish := greetingWords([]byte(greet.Text()))
 	if ftpish && !mailish {
@@ -322,11 +322,4 @@ func notSMTP(err error) error {
 		return fmt.Errorf("%w (%w)", protocol.ErrNotThisProtocol, err)
 	}
 	return protocol.ErrNotThisProtocol
-}
-
-func trunc(b []byte) []byte {
-	if len(b) > 64 {
-		return b[:64]
-	}
-	return b
 }

@@ -202,7 +202,7 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	}
 	res.Record("NULL", nil, got)
 	if !looksTelnet(got) {
-		return nil, fmt.Errorf("telnet: greeting %q: %w", clip(got, 32), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("telnet: greeting %q: %w", wire.Clip(got, 32), protocol.ErrNotThisProtocol)
 	}
 	first := Initial(got)
 	all := got
@@ -429,11 +429,4 @@ func isPrompt(line string) bool {
 		}
 	}
 	return false
-}
-
-func clip(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
 }

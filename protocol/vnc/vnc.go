@@ -262,7 +262,7 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 	}
 	v, ok := ParseVersion(banner)
 	if !ok {
-		return nil, fmt.Errorf("vnc: banner %q: %w", clip(banner, 32), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("vnc: banner %q: %w", wire.Clip(banner, 32), protocol.ErrNotThisProtocol)
 	}
 	res.Record("NULL", nil, banner)
 	res.Set("vnc.protocol", v.String())
@@ -514,11 +514,4 @@ func parseEitherSecurity(b []byte) (SecurityReply, bool) {
 	}
 	r, done, err := ParseSecurity(v, b)
 	return r, done && err == nil
-}
-
-func clip(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
 }

@@ -124,7 +124,7 @@ func Parse(b []byte) (Stream, bool) {
 		switch t := tok.(type) {
 		case xml.ProcInst:
 			if !started && t.Target == "xml" {
-				s.XMLDecl = clip("<?xml "+string(t.Inst)+"?>", 200)
+				s.XMLDecl = wire.Clip("<?xml "+string(t.Inst)+"?>", 200)
 			}
 		case xml.StartElement:
 			if !started {
@@ -133,7 +133,7 @@ func Parse(b []byte) (Stream, bool) {
 				}
 				started = true
 				s.Attrs = t.Attr
-				s.Header = clip(string(b[start:d.InputOffset()]), 1024)
+				s.Header = wire.Clip(string(b[start:d.InputOffset()]), 1024)
 				continue
 			}
 			depth++
@@ -206,14 +206,14 @@ func (s *Stream) endElement(path []string, text string) {
 	switch {
 	case len(path) == 3 && path[0] == "features" && path[1] == "mechanisms" && path[2] == "mechanism":
 		if len(s.Mechanisms) < 64 && text != "" {
-			s.Mechanisms = append(s.Mechanisms, clip(text, 64))
+			s.Mechanisms = append(s.Mechanisms, wire.Clip(text, 64))
 		}
 	case len(path) == 3 && path[0] == "features" && path[1] == "compression" && path[2] == "method":
 		if len(s.Compression) < 16 && text != "" {
-			s.Compression = append(s.Compression, clip(text, 64))
+			s.Compression = append(s.Compression, wire.Clip(text, 64))
 		}
 	case len(path) == 2 && path[0] == "error" && path[1] == "text":
-		s.ErrorText = clip(text, 512)
+		s.ErrorText = wire.Clip(text, 512)
 	}
 }
 
@@ -245,15 +245,15 @@ func IDFormat(id string) string {
 // Fields turns the stream into evidence fields.
 func (s *Stream) Fields(res *protocol.Result) {
 	if v, ok := s.attr("from"); ok {
-		res.Set("xmpp.stream_from", clip(v, 256))
+		res.Set("xmpp.stream_from", wire.Clip(v, 256))
 	}
 	if v, ok := s.attr("to"); ok {
-		res.Set("xmpp.stream_to", clip(v, 256))
+		res.Set("xmpp.stream_to", wire.Clip(v, 256))
 	}
 	v, _ := s.attr("version")
-	res.Set("xmpp.version", clip(v, 16))
+	res.Set("xmpp.version", wire.Clip(v, 16))
 	v, _ = s.attr("xml:lang")
-	res.Set("xmpp.lang", clip(v, 16))
+	res.Set("xmpp.lang", wire.Clip(v, 16))
 	id, _ := s.attr("id")
 	res.Set("xmpp.id_format", IDFormat(id))
 	var names []string
@@ -262,7 +262,7 @@ func (s *Stream) Fields(res *protocol.Result) {
 			names = append(names, rawName(a.Name))
 		}
 	}
-	res.Set("xmpp.stream_attrs", clip(strings.Join(names, ","), maxList))
+	res.Set("xmpp.stream_attrs", wire.Clip(strings.Join(names, ","), maxList))
 	if i := strings.IndexAny(s.Header, `'"`); i >= 0 {
 		res.Set("xmpp.quote", map[byte]string{'\'': "single", '"': "double"}[s.Header[i]])
 	}
@@ -272,15 +272,15 @@ func (s *Stream) Fields(res *protocol.Result) {
 		fs = append(fs, f.Local)
 		ns = append(ns, f.Space)
 	}
-	res.Set("xmpp.features", clip(strings.Join(fs, ","), maxList))
-	res.Set("xmpp.feature_ns", clip(strings.TrimSpace(strings.Join(ns, " ")), maxList))
+	res.Set("xmpp.features", wire.Clip(strings.Join(fs, ","), maxList))
+	res.Set("xmpp.feature_ns", wire.Clip(strings.TrimSpace(strings.Join(ns, " ")), maxList))
 	res.Set("xmpp.starttls", s.StartTLS)
-	res.Set("xmpp.mechanisms", clip(strings.Join(s.Mechanisms, ","), maxList))
+	res.Set("xmpp.mechanisms", wire.Clip(strings.Join(s.Mechanisms, ","), maxList))
 	res.Set("xmpp.compression", strings.Join(s.Compression, ","))
-	res.Set("xmpp.caps.node", clip(s.CapsNode, 256))
-	res.Set("xmpp.caps.ver", clip(s.CapsVer, 128))
-	res.Set("xmpp.caps.hash", clip(s.CapsHash, 32))
-	res.Set("xmpp.error", clip(s.Error, 64))
+	res.Set("xmpp.caps.node", wire.Clip(s.CapsNode, 256))
+	res.Set("xmpp.caps.ver", wire.Clip(s.CapsVer, 128))
+	res.Set("xmpp.caps.hash", wire.Clip(s.CapsHash, 32))
+	res.Set("xmpp.error", wire.Clip(s.Error, 64))
 	res.Set("xmpp.error_text", s.ErrorText)
 }
 
@@ -355,7 +355,7 @@ func (m Module) Run(ctx context.Context, conn net.Conn, banner []byte, env proto
 		notXMPP = true // an echo service sent our own header back
 	}
 	if notXMPP || !ok {
-		return nil, fmt.Errorf("xmpp: answer %q: %w", clip(string(got), 40), protocol.ErrNotThisProtocol)
+		return nil, fmt.Errorf("xmpp: answer %q: %w", wire.Clip(string(got), 40), protocol.ErrNotThisProtocol)
 	}
 	_ = wire.Write(ctx, conn, env.Timeout, []byte("</stream:stream>"))
 	s.Fields(res)
@@ -364,11 +364,4 @@ func (m Module) Run(ctx context.Context, conn net.Conn, banner []byte, env proto
 		res.Service = "xmpp-server"
 	}
 	return res, nil
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
