@@ -27,18 +27,17 @@ import (
 
 // Asset is the "asset" record: what a host is.
 type Asset struct {
-	Type       string       `json:"type"` // "asset"
-	Host       string       `json:"host"`
-	Hostname   string       `json:"hostname,omitempty"`
-	DeviceType Claim        `json:"device_type"`
-	OS         *OS          `json:"os,omitempty"`
-	Stack      []StackItem  `json:"stack,omitempty"`
-	Functions  []string     `json:"functions,omitempty"`
-	Names      []string     `json:"names,omitempty"`
-	Services   int          `json:"services"`
-	Exposure   string       `json:"exposure,omitempty"` // set by the risk stage: internet | internal
-	Risk       *HostRisk    `json:"risk,omitempty"`     // set by the risk stage
-	Compliance []Compliance `json:"compliance,omitempty"`
+	Type       string      `json:"type"` // "asset"
+	Host       string      `json:"host"`
+	Hostname   string      `json:"hostname,omitempty"`
+	DeviceType Claim       `json:"device_type"`
+	OS         *OS         `json:"os,omitempty"`
+	Stack      []StackItem `json:"stack,omitempty"`
+	Functions  []string    `json:"functions,omitempty"`
+	Names      []string    `json:"names,omitempty"`
+	Services   int         `json:"services"`
+	Exposure   string      `json:"exposure,omitempty"` // set by the risk stage: internet | internal
+	Risk       *HostRisk   `json:"risk,omitempty"`     // set by the risk stage
 }
 
 // RecordType implements scan.Record.
@@ -100,14 +99,6 @@ type HostRisk struct {
 	Findings map[string]int     `json:"findings"`
 	Top      []string           `json:"top,omitempty"` // ids of the riskiest findings
 	Factors  map[string]float64 `json:"factors,omitempty"`
-}
-
-// Compliance is one framework's verdict on the host (filled by the risk
-// stage when --compliance asks for it).
-type Compliance struct {
-	Framework string   `json:"framework"`
-	Failed    []string `json:"failed"` // control ids with at least one violation
-	Controls  int      `json:"controls_checked"`
 }
 
 // Stage is the profiling stage.
