@@ -268,41 +268,11 @@ func (Module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 // closed, or the text so far (prev plus the new bytes) ends in a prompt that
 // needs no reply.
 func readQuiet(ctx context.Context, conn net.Conn, timeout time.Duration, max int, prev []byte) []byte {
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	end := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(end) {
-		end = d
-	}
-	defer conn.SetReadDeadline(time.Time{})
-	var buf []byte
-	chunk := make([]byte, 4096)
-	for len(buf) < max && ctx.Err() == nil {
-		d := end
-		if len(buf) > 0 {
-			if q := time.Now().Add(idle); q.Before(d) {
-				d = q
-			}
-		}
-		_ = conn.SetReadDeadline(d)
-		want := len(chunk)
-		if rest := max - len(buf); rest < want {
-			want = rest
-		}
-		n, err := conn.Read(chunk[:want])
-		buf = append(buf, chunk[:n]...)
-		if err != nil {
-			return buf
-		}
-		if n > 0 {
-			_, text := Parse(append(append([]byte(nil), prev...), buf...))
-			if isPrompt(lastLine(text)) {
-				return buf
-			}
-		}
-	}
-	return buf
+	b, _ := wire.ReadQuietUntil(ctx, conn, timeout, idle, max, func(buf []byte) bool {
+		_, text := Parse(append(append([]byte(nil), prev...), buf...))
+		return isPrompt(lastLine(text))
+	})
+	return b
 }
 
 // looksTelnet reports whether the first bytes are negotiation or readable

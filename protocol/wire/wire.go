@@ -67,6 +67,13 @@ func ReadUntil(ctx context.Context, conn net.Conn, timeout time.Duration, max in
 // bytes, or closes, or max bytes, or the timeout. It is for answers with no
 // length framing (banners of several lines, error pages).
 func ReadQuiet(ctx context.Context, conn net.Conn, timeout, idle time.Duration, max int) ([]byte, error) {
+	return ReadQuietUntil(ctx, conn, timeout, idle, max, nil)
+}
+
+// ReadQuietUntil is ReadQuiet that also returns as soon as done reports the
+// bytes so far complete (a prompt that waits for input: no need to sit out
+// the idle time). done may be nil.
+func ReadQuietUntil(ctx context.Context, conn net.Conn, timeout, idle time.Duration, max int, done func([]byte) bool) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMax
 	}
@@ -97,6 +104,9 @@ func ReadQuiet(ctx context.Context, conn net.Conn, timeout, idle time.Duration, 
 				return buf, nil
 			}
 			return buf, err
+		}
+		if done != nil && n > 0 && done(buf) {
+			return buf, nil
 		}
 	}
 	return buf, nil
