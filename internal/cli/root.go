@@ -105,6 +105,8 @@ flags override the file.`,
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
 	root.AddCommand(newScanCmd(g), newFingerprintCmd(g))
 	root.AddCommand(workspaceCommands(g)...) // workspace.go: workspace, scans, report, diff, policy, monitor
+	root.AddCommand(newVulnDBCmd(g))         // vulndb.go: CVE database import, sync, KEV, EPSS
+	root.AddCommand(newPersonalityCmd(g), newEmulateCmd(g))
 	return root
 }
 

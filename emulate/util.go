@@ -1,0 +1,5 @@
+package emulate
+
+import "strconv"
+
+func fmtInt(n int) string { return strconv.Itoa(n) }
