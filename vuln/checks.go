@@ -273,7 +273,7 @@ func orDash(s string) string {
 func headerCheck(s *fingerprint.Service) *Finding {
 	ev := s.Evidence
 	svc := strings.TrimPrefix(s.Service, "ssl/")
-	if svc != "http" && svc != "https" && svc != "http-alt" {
+	if svc != "http" && svc != "https" && svc != "http-alt" && svc != "ipp" {
 		return nil
 	}
 	if ev["http.status"] != "200" || !strings.Contains(strings.ToLower(ev["http.header.content-type"]), "html") {

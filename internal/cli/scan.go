@@ -54,6 +54,7 @@ type scanOpts struct {
 	discoverProfile string
 	nmap            nmapOpts // nmapflag.go
 	ws              wsOpts   // wsflags.go
+	intel           intelOpts
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -115,6 +116,7 @@ ARP on local networks; deep: + TCP SYN; tcp: TCP only) and only live hosts are p
 	f.StringVar(&o.discoverProfile, "discover-profile", "", "host discovery: fast (ICMP), standard (ICMP+ARP, default), deep (+TCP SYN), tcp")
 	addNmapFlags(cmd, o)
 	addWorkspaceFlags(cmd, o)
+	addIntelFlags(cmd, o) // intelflags.go
 	fixed := func(vals ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return vals, cobra.ShellCompDirectiveNoFileComp
@@ -257,6 +259,9 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 		scfg.Progress = func(p scan.Progress) {
 			fmt.Fprintf(g.stderr, "\r\033[K%d/%d ports, %d open, %d identified, %d in progress", p.PortsDone, total, p.Open, p.Fingerprints, p.Pending)
 		}
+	}
+	if err := applyIntel(ctx, g, o, &scfg); err != nil { // intelflags.go: profile, vuln, risk stages
+		return err
 	}
 	if sink, err = applyWorkspace(cmd, g, o, args, &scfg, sink); err != nil {
 		return err
