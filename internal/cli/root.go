@@ -106,7 +106,6 @@ flags override the file.`,
 	root.AddCommand(newScanCmd(g), newFingerprintCmd(g))
 	root.AddCommand(workspaceCommands(g)...) // workspace.go: workspace, scans, report, diff, policy, monitor
 	root.AddCommand(newVulnDBCmd(g))         // vulndb.go: CVE database import, sync, KEV, EPSS
-	root.AddCommand(newVulnDBCmd(g))         // vulndb.go: CVE database import, sync, KEV, EPSS
 	root.AddCommand(newPersonalityCmd(g), newEmulateCmd(g))
 	return root
 }
