@@ -251,6 +251,7 @@ type Listener struct {
 	idle    int // consecutive empty polls
 	ifindex int
 	proto   uint16
+	ring    *ring
 }
 
 // The reader's nap between polls, and how many empty polls in a row make
@@ -278,6 +279,9 @@ type ListenConfig struct {
 	// packets (and the filter's offsets) start at the Ethernet header.
 	Ethernet  bool
 	EtherType uint16
+	// NoRing reads with recvmmsg instead of the TPACKET_V3 ring (the
+	// ring is used for cooked listeners when the kernel allows it).
+	NoRing bool
 }
 
 // Listen opens a packet socket. The filter is attached before the socket
@@ -321,11 +325,18 @@ func Listen(cfg ListenConfig) (*Listener, error) {
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return fail("receive timeout", err)
 	}
+	var rg *ring
+	if !cfg.Ethernet && !cfg.NoRing {
+		rg, _ = setupRing(fd) // without a ring, recvmmsg does the job
+	}
 	sa := &unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: cfg.Ifindex}
 	if err := unix.Bind(fd, sa); err != nil {
+		if rg != nil {
+			rg.close()
+		}
 		return fail("bind", err)
 	}
-	l := &Listener{fd: fd, snaplen: cfg.Snaplen, ifindex: cfg.Ifindex, proto: proto}
+	l := &Listener{fd: fd, snaplen: cfg.Snaplen, ifindex: cfg.Ifindex, proto: proto, ring: rg}
 	l.msgs = make([]unix.Mmsghdr, cfg.Batch)
 	l.iovs = make([]unix.Iovec, cfg.Batch)
 	l.bufs = make([][]byte, cfg.Batch)
@@ -346,6 +357,12 @@ func Listen(cfg ListenConfig) (*Listener, error) {
 func (l *Listener) Read(fn func(pkt []byte)) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.ring != nil {
+		if l.closed.Load() {
+			return 0, os.ErrClosed
+		}
+		return l.ring.read(l.fd, l.snaplen, fn)
+	}
 	for {
 		if l.closed.Load() {
 			return 0, os.ErrClosed
@@ -411,6 +428,9 @@ func (l *Listener) Close() error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.ring != nil {
+		l.ring.close()
+	}
 	return unix.Close(l.fd)
 }
 

@@ -516,13 +516,14 @@ func icmpReason(v6 bool, typ, code uint8) string {
 	return connect.ReasonHostUnreach
 }
 
-// sendWorkers is how many goroutines send SYNs. One by default: a second
-// showed no gain on the 2-CPU machines this was measured on (one sender
-// already keeps a CPU busy with the kernel's work, the receiver takes the
-// other). PORTRAIT_SYN_SENDERS overrides it, for benchmarks.
+// sendWorkers is how many goroutines send SYNs: two where there are two
+// CPUs. On fast paths (loopback, veth, a local network) most of a probe's
+// cost is the kernel's work in the sending thread, so a second sender
+// nearly halves a sweep when a CPU is free, and costs little when none
+// is. PORTRAIT_SYN_SENDERS overrides it, for benchmarks.
 func sendWorkers() int {
 	if v, err := strconv.Atoi(os.Getenv("PORTRAIT_SYN_SENDERS")); err == nil && v > 0 && v <= runtime.GOMAXPROCS(0)*2 {
 		return v
 	}
-	return 1
+	return min(2, runtime.GOMAXPROCS(0))
 }
