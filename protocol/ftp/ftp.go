@@ -32,13 +32,13 @@ package ftp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/portrait-scanner/portrait/protocol"
+	"github.com/portrait-scanner/portrait/protocol/internal/reply"
 	"github.com/portrait-scanner/portrait/protocol/wire"
 )
 
@@ -72,7 +72,7 @@ func (module) Info() protocol.Info {
 // soon, 421 busy) unless it names a mail server; a bare "220 host ready" is
 // claimed by both this module and smtp, and Run tells them apart.
 func (module) Claim(banner []byte) bool {
-	if len(banner) < 4 || !digits3(banner) || (banner[3] != ' ' && banner[3] != '-' && banner[3] != '\r') {
+	if !reply.Coded(banner) {
 		return false
 	}
 	switch string(banner[:3]) {
@@ -92,71 +92,31 @@ func firstLine(b []byte) []byte {
 	return b
 }
 
-// session is one control connection: bounded reads of whole replies, with
-// bytes that arrived early kept for the next reply.
-type session struct {
-	ctx     context.Context
-	conn    net.Conn
-	env     protocol.Env
-	max     int
-	pending []byte
-	res     *protocol.Result
-}
+// session is one control connection, read reply by reply.
+type session struct{ *wire.Session }
 
 // read returns the next complete reply, waiting at most timeout.
-func (s *session) read(timeout time.Duration) (Reply, []byte, error) {
-	if end := ReplyEnd(s.pending); end >= 0 {
-		raw := s.pending[:end]
-		s.pending = s.pending[end:]
-		return ParseReply(raw), raw, nil
-	}
-	have := s.pending
-	if len(have) >= s.max {
-		return Reply{}, have, errors.New("reply larger than the read limit")
-	}
-	more, err := wire.ReadUntil(s.ctx, s.conn, timeout, s.max-len(have), func(b []byte) bool {
-		return ReplyEnd(append(have[:len(have):len(have)], b...)) >= 0
-	})
-	all := append(have[:len(have):len(have)], more...)
-	end := ReplyEnd(all)
-	if end < 0 {
-		s.pending = nil
-		if err == nil {
-			err = errors.New("incomplete reply")
-		}
-		return Reply{}, all, err
-	}
-	s.pending = all[end:]
-	return ParseReply(all[:end]), all[:end], nil
+func (s *session) read(timeout time.Duration) (reply.Reply, []byte, error) {
+	return reply.Read(s.Session, timeout)
 }
 
 // cmd sends one command line and reads its reply, recording the exchange.
-func (s *session) cmd(probe, line string, timeout time.Duration) (Reply, error) {
-	req := []byte(line + "\r\n")
-	if err := wire.Write(s.ctx, s.conn, s.env.Timeout, req); err != nil {
-		return Reply{}, err
-	}
-	r, raw, err := s.read(timeout)
-	s.res.Record(probe, req, raw)
-	return r, err
+func (s *session) cmd(probe, line string, timeout time.Duration) (reply.Reply, error) {
+	return reply.Cmd(s.Session, probe, line, timeout)
 }
 
 func (s *session) quit() {
-	_ = wire.Write(s.ctx, s.conn, s.env.Timeout, []byte("QUIT\r\n"))
+	_ = wire.Write(s.Ctx, s.Conn, s.Env.Timeout, []byte("QUIT\r\n"))
 }
 
 func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protocol.Env) (*protocol.Result, error) {
-	max := env.MaxRead
-	if max <= 0 {
-		max = wire.DefaultMax
-	}
 	res := &protocol.Result{}
-	s := &session{ctx: ctx, conn: conn, env: env, max: max, pending: append([]byte(nil), banner...), res: res}
+	s := &session{wire.NewSession(ctx, conn, env, banner, res)}
 
 	// The greeting.
 	greet, raw, err := s.read(env.Timeout)
 	if greet.Code == 0 {
-		return nil, fmt.Errorf("ftp: greeting %q: %w", wire.Clip(raw, 64), notFTP(err))
+		return nil, fmt.Errorf("ftp: greeting %q: %w", wire.Clip(raw, 64), wire.NotThisProtocol(err))
 	}
 	res.Record("NULL", nil, raw)
 	res.Set("ftp.banner", greet.Text())
@@ -264,7 +224,7 @@ func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protoco
 // anonymous makes the anonymous-login test. answered is false when the
 // server did not reply to PASS in time (the session state is then unknown).
 func anonymous(s *session, res *protocol.Result) (loggedIn, answered bool) {
-	user, err := s.cmd("ftp-user", "USER anonymous", s.env.Timeout)
+	user, err := s.cmd("ftp-user", "USER anonymous", s.Env.Timeout)
 	if err != nil {
 		return false, false
 	}
@@ -279,8 +239,8 @@ func anonymous(s *session, res *protocol.Result) (loggedIn, answered bool) {
 		return false, true
 	}
 	wait := passWait
-	if s.env.Timeout > 0 && s.env.Timeout < wait {
-		wait = s.env.Timeout
+	if s.Env.Timeout > 0 && s.Env.Timeout < wait {
+		wait = s.Env.Timeout
 	}
 	pass, err := s.cmd("ftp-pass", "PASS "+anonPassword, wait)
 	if err != nil {
@@ -296,7 +256,7 @@ func anonymous(s *session, res *protocol.Result) (loggedIn, answered bool) {
 // authTLS sends AUTH TLS and upgrades the connection when the server agrees.
 // It reports whether the upgrade happened (QUIT was then sent inside TLS).
 func authTLS(s *session, res *protocol.Result) bool {
-	r, err := s.cmd("ftp-auth-tls", "AUTH TLS", s.env.Timeout)
+	r, err := s.cmd("ftp-auth-tls", "AUTH TLS", s.Env.Timeout)
 	if err != nil {
 		return false
 	}
@@ -305,32 +265,20 @@ func authTLS(s *session, res *protocol.Result) bool {
 		res.Set("ftp.starttls", "refused")
 		return false
 	}
-	tc, fields, err := s.env.StartTLS(s.ctx, s.conn)
-	// Fields come back even from a failed handshake (the alert, the
-	// ServerHello): they are evidence too.
-	for k, v := range fields {
-		res.Set(k, v)
-	}
-	if err != nil {
-		res.Set("ftp.starttls", "failed")
-		res.Set("ftp.starttls.error", err.Error())
-		return true // the plaintext session is unusable now
-	}
-	res.Set("ftp.starttls", "true")
-	_ = wire.Write(s.ctx, tc, s.env.Timeout, []byte("QUIT\r\n"))
+	s.UpgradeTLS("ftp", []byte("QUIT\r\n"))
 	return true
 }
 
 // authTLSFresh makes the AUTH TLS test on a new connection, used when the
 // first one is logged in or in doubt.
 func authTLSFresh(s *session, res *protocol.Result) {
-	c, err := s.env.Dial(s.ctx)
+	c, err := s.Env.Dial(s.Ctx)
 	if err != nil {
 		return
 	}
 	defer c.Close()
-	s2 := &session{ctx: s.ctx, conn: c, env: s.env, max: s.max, res: res}
-	if g, _, err := s2.read(s.env.Timeout); err != nil || g.Code != 220 {
+	s2 := &session{&wire.Session{Ctx: s.Ctx, Conn: c, Env: s.Env, Max: s.Max, Res: res}}
+	if g, _, err := s2.read(s.Env.Timeout); err != nil || g.Code != 220 {
 		return
 	}
 	if !authTLS(s2, res) {
@@ -340,7 +288,7 @@ func authTLSFresh(s *session, res *protocol.Result) {
 
 // loginRequired recognises the "log in first" answers FTP servers give to
 // commands before login (vsftpd "530 Please login with USER and PASS.").
-func loginRequired(r Reply) bool {
+func loginRequired(r reply.Reply) bool {
 	t := strings.ToLower(r.Text())
 	return r.Code == 530 && (strings.Contains(t, "login") || strings.Contains(t, "logged in") || strings.Contains(t, "user"))
 }
@@ -352,11 +300,4 @@ func finish(res *protocol.Result, confirmed bool) *protocol.Result {
 		res.Service, res.Confidence = "ftp", 70
 	}
 	return res
-}
-
-func notFTP(err error) error {
-	if err != nil {
-		return fmt.Errorf("%w (%w)", protocol.ErrNotThisProtocol, err)
-	}
-	return protocol.ErrNotThisProtocol
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portrait-scanner/portrait/protocol"
+	"github.com/portrait-scanner/portrait/protocol/internal/reply"
 	"github.com/portrait-scanner/portrait/protocol/prototest"
 )
 
@@ -211,7 +212,7 @@ func TestScripted(t *testing.T) {
 		if time.Since(start) > 5*time.Second {
 			t.Errorf("took %v", time.Since(start))
 		}
-		if res != nil && strings.Count(res.Fields["ftp.banner"], "\n") >= maxReplyLines {
+		if res != nil && strings.Count(res.Fields["ftp.banner"], "\n") >= reply.MaxLines {
 			t.Errorf("banner of %d lines", strings.Count(res.Fields["ftp.banner"], "\n"))
 		}
 	})

@@ -23,7 +23,6 @@ package imap
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -54,50 +53,17 @@ func (module) Claim(banner []byte) bool {
 	return Greeting(line) != ""
 }
 
-type session struct {
-	ctx     context.Context
-	conn    net.Conn
-	env     protocol.Env
-	max     int
-	pending []byte
-	res     *protocol.Result
-}
+// session is one connection, read response by response within Env.Timeout.
+type session struct{ *wire.Session }
 
 // readUntil reads until end(buf) >= 0 and returns that prefix.
 func (s *session) readUntil(end func([]byte) int) ([]byte, error) {
-	if e := end(s.pending); e >= 0 {
-		raw := s.pending[:e]
-		s.pending = s.pending[e:]
-		return raw, nil
-	}
-	have := s.pending
-	if len(have) >= s.max {
-		return have, errors.New("response larger than the read limit")
-	}
-	more, err := wire.ReadUntil(s.ctx, s.conn, s.env.Timeout, s.max-len(have), func(b []byte) bool {
-		return end(append(have[:len(have):len(have)], b...)) >= 0
-	})
-	all := append(have[:len(have):len(have)], more...)
-	e := end(all)
-	if e < 0 {
-		s.pending = nil
-		if err == nil {
-			err = errors.New("incomplete response")
-		}
-		return all, err
-	}
-	s.pending = all[e:]
-	return all[:e], nil
+	return s.Read(s.Env.Timeout, end)
 }
 
 // cmd sends "tag command" and reads up to the tagged line.
 func (s *session) cmd(probe, tag, command string) ([]string, error) {
-	req := []byte(tag + " " + command + "\r\n")
-	if err := wire.Write(s.ctx, s.conn, s.env.Timeout, req); err != nil {
-		return nil, err
-	}
-	raw, err := s.readUntil(func(b []byte) int { return TaggedEnd(b, tag) })
-	s.res.Record(probe, req, raw)
+	raw, err := s.Cmd(probe, tag+" "+command, s.Env.Timeout, func(b []byte) int { return TaggedEnd(b, tag) })
 	return Lines(raw), err
 }
 
@@ -111,18 +77,15 @@ func lineEnd(b []byte) int {
 }
 
 func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protocol.Env) (*protocol.Result, error) {
-	max := env.MaxRead
-	if max <= 0 {
-		max = wire.DefaultMax
-	}
 	res := &protocol.Result{}
-	s := &session{ctx: ctx, conn: conn, env: env, max: min(max, wire.DefaultMax), pending: append([]byte(nil), banner...), res: res}
+	s := &session{wire.NewSession(ctx, conn, env, banner, res)}
+	s.Max = min(s.Max, wire.DefaultMax)
 
 	raw, err := s.readUntil(lineEnd)
 	line := strings.TrimRight(string(raw), "\r\n")
 	kind := Greeting(line)
 	if kind == "" {
-		return nil, fmt.Errorf("imap: greeting %q: %w", wire.Clip(line, 64), notIMAP(err))
+		return nil, fmt.Errorf("imap: greeting %q: %w", wire.Clip(line, 64), wire.NotThisProtocol(err))
 	}
 	res.Record("NULL", nil, raw)
 	res.Set("imap.banner", line)
@@ -178,25 +141,6 @@ func startTLS(s *session, res *protocol.Result) bool {
 		res.Set("imap.starttls", "refused")
 		return false
 	}
-	tc, fields, err := s.env.StartTLS(s.ctx, s.conn)
-	// Fields come back even from a failed handshake (the alert, the
-	// ServerHello): they are evidence too.
-	for k, v := range fields {
-		res.Set(k, v)
-	}
-	if err != nil {
-		res.Set("imap.starttls", "failed")
-		res.Set("imap.starttls.error", err.Error())
-		return true // the plaintext session is unusable now
-	}
-	res.Set("imap.starttls", "true")
-	_ = wire.Write(s.ctx, tc, s.env.Timeout, []byte("a009 LOGOUT\r\n"))
+	s.UpgradeTLS("imap", []byte("a009 LOGOUT\r\n"))
 	return true
-}
-
-func notIMAP(err error) error {
-	if err != nil {
-		return fmt.Errorf("%w (%w)", protocol.ErrNotThisProtocol, err)
-	}
-	return protocol.ErrNotThisProtocol
 }

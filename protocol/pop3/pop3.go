@@ -22,7 +22,6 @@ package pop3
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -120,63 +119,28 @@ func lineEnd(b []byte) int {
 	return -1
 }
 
-type session struct {
-	ctx     context.Context
-	conn    net.Conn
-	env     protocol.Env
-	max     int
-	pending []byte
-	res     *protocol.Result
-}
+// session is one connection, read response by response within Env.Timeout.
+type session struct{ *wire.Session }
 
+// readUntil reads until end(buf) >= 0 and returns that prefix.
 func (s *session) readUntil(end func([]byte) int) ([]byte, error) {
-	if e := end(s.pending); e >= 0 {
-		raw := s.pending[:e]
-		s.pending = s.pending[e:]
-		return raw, nil
-	}
-	have := s.pending
-	if len(have) >= s.max {
-		return have, errors.New("response larger than the read limit")
-	}
-	more, err := wire.ReadUntil(s.ctx, s.conn, s.env.Timeout, s.max-len(have), func(b []byte) bool {
-		return end(append(have[:len(have):len(have)], b...)) >= 0
-	})
-	all := append(have[:len(have):len(have)], more...)
-	e := end(all)
-	if e < 0 {
-		s.pending = nil
-		if err == nil {
-			err = errors.New("incomplete response")
-		}
-		return all, err
-	}
-	s.pending = all[e:]
-	return all[:e], nil
+	return s.Read(s.Env.Timeout, end)
 }
 
+// cmd sends one command line and reads the response end delimits,
+// recording the exchange.
 func (s *session) cmd(probe, line string, end func([]byte) int) ([]byte, error) {
-	req := []byte(line + "\r\n")
-	if err := wire.Write(s.ctx, s.conn, s.env.Timeout, req); err != nil {
-		return nil, err
-	}
-	raw, err := s.readUntil(end)
-	s.res.Record(probe, req, raw)
-	return raw, err
+	return s.Cmd(probe, line, s.Env.Timeout, end)
 }
 
 func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protocol.Env) (*protocol.Result, error) {
-	max := env.MaxRead
-	if max <= 0 {
-		max = wire.DefaultMax
-	}
 	res := &protocol.Result{}
-	s := &session{ctx: ctx, conn: conn, env: env, max: max, pending: append([]byte(nil), banner...), res: res}
+	s := &session{wire.NewSession(ctx, conn, env, banner, res)}
 
 	raw, err := s.readUntil(lineEnd)
 	st := status(raw)
 	if st == "" {
-		return nil, fmt.Errorf("pop3: greeting %q: %w", wire.Clip(raw, 64), notPOP3(err))
+		return nil, fmt.Errorf("pop3: greeting %q: %w", wire.Clip(raw, 64), wire.NotThisProtocol(err))
 	}
 	res.Record("NULL", nil, raw)
 	res.Set("pop3.banner", strings.TrimRight(string(raw), "\r\n"))
@@ -232,25 +196,6 @@ func startTLS(s *session, res *protocol.Result) bool {
 		res.Set("pop3.starttls", "refused")
 		return false
 	}
-	tc, fields, err := s.env.StartTLS(s.ctx, s.conn)
-	// Fields come back even from a failed handshake (the alert, the
-	// ServerHello): they are evidence too.
-	for k, v := range fields {
-		res.Set(k, v)
-	}
-	if err != nil {
-		res.Set("pop3.starttls", "failed")
-		res.Set("pop3.starttls.error", err.Error())
-		return true // the plaintext session is unusable now
-	}
-	res.Set("pop3.starttls", "true")
-	_ = wire.Write(s.ctx, tc, s.env.Timeout, []byte("QUIT\r\n"))
+	s.UpgradeTLS("pop3", []byte("QUIT\r\n"))
 	return true
-}
-
-func notPOP3(err error) error {
-	if err != nil {
-		return fmt.Errorf("%w (%w)", protocol.ErrNotThisProtocol, err)
-	}
-	return protocol.ErrNotThisProtocol
 }

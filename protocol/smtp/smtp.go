@@ -27,13 +27,13 @@ package smtp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"regexp"
 	"strings"
 
 	"github.com/portrait-scanner/portrait/protocol"
+	"github.com/portrait-scanner/portrait/protocol/internal/reply"
 	"github.com/portrait-scanner/portrait/protocol/wire"
 )
 
@@ -76,7 +76,7 @@ func greetingWords(b []byte) (ftp, mail bool) {
 // ready" is claimed by both this module and ftp; Run tells them apart) and
 // the refusing greetings "554"/"421" when they speak of mail.
 func (module) Claim(banner []byte) bool {
-	if len(banner) < 4 || !digits3(banner) || (banner[3] != ' ' && banner[3] != '-' && banner[3] != '\r') {
+	if !reply.Coded(banner) {
 		return false
 	}
 	ftp, mail := greetingWords(firstLine(banner))
@@ -98,63 +98,26 @@ func firstLine(b []byte) []byte {
 	return b
 }
 
-type session struct {
-	ctx     context.Context
-	conn    net.Conn
-	env     protocol.Env
-	max     int
-	pending []byte
-	res     *protocol.Result
-}
+// session is one connection, read reply by reply within Env.Timeout.
+type session struct{ *wire.Session }
 
 // read returns the next complete reply.
-func (s *session) read() (Reply, []byte, error) {
-	if end := ReplyEnd(s.pending); end >= 0 {
-		raw := s.pending[:end]
-		s.pending = s.pending[end:]
-		return ParseReply(raw), raw, nil
-	}
-	have := s.pending
-	if len(have) >= s.max {
-		return Reply{}, have, errors.New("reply larger than the read limit")
-	}
-	more, err := wire.ReadUntil(s.ctx, s.conn, s.env.Timeout, s.max-len(have), func(b []byte) bool {
-		return ReplyEnd(append(have[:len(have):len(have)], b...)) >= 0
-	})
-	all := append(have[:len(have):len(have)], more...)
-	end := ReplyEnd(all)
-	if end < 0 {
-		s.pending = nil
-		if err == nil {
-			err = errors.New("incomplete reply")
-		}
-		return Reply{}, all, err
-	}
-	s.pending = all[end:]
-	return ParseReply(all[:end]), all[:end], nil
+func (s *session) read() (reply.Reply, []byte, error) {
+	return reply.Read(s.Session, s.Env.Timeout)
 }
 
-func (s *session) cmd(probe, line string) (Reply, error) {
-	req := []byte(line + "\r\n")
-	if err := wire.Write(s.ctx, s.conn, s.env.Timeout, req); err != nil {
-		return Reply{}, err
-	}
-	r, raw, err := s.read()
-	s.res.Record(probe, req, raw)
-	return r, err
+// cmd sends one command line and reads its reply, recording the exchange.
+func (s *session) cmd(probe, line string) (reply.Reply, error) {
+	return reply.Cmd(s.Session, probe, line, s.Env.Timeout)
 }
 
 func (module) Run(ctx context.Context, conn net.Conn, banner []byte, env protocol.Env) (*protocol.Result, error) {
-	max := env.MaxRead
-	if max <= 0 {
-		max = wire.DefaultMax
-	}
 	res := &protocol.Result{}
-	s := &session{ctx: ctx, conn: conn, env: env, max: max, pending: append([]byte(nil), banner...), res: res}
+	s := &session{wire.NewSession(ctx, conn, env, banner, res)}
 
 	greet, raw, err := s.read()
 	if greet.Code == 0 {
-		return nil, fmt.Errorf("smtp: greeting %q: %w", wire.Clip(raw, 64), notSMTP(err))
+		return nil, fmt.Errorf("smtp: greeting %q: %w", wire.Clip(raw, 64), wire.NotThisProtocol(err))
 	}
 	ftpish, mailish := greetingWords([]byte(greet.Text()))
 	if ftpish && !mailish {
@@ -232,19 +195,7 @@ func startTLS(s *session, res *protocol.Result) bool {
 		res.Set("smtp.starttls", "refused")
 		return false
 	}
-	tc, fields, err := s.env.StartTLS(s.ctx, s.conn)
-	// Fields come back even from a failed handshake (the alert, the
-	// ServerHello): they are evidence too.
-	for k, v := range fields {
-		res.Set(k, v)
-	}
-	if err != nil {
-		res.Set("smtp.starttls", "failed")
-		res.Set("smtp.starttls.error", err.Error())
-		return true // the plaintext session is unusable now
-	}
-	res.Set("smtp.starttls", "true")
-	_ = wire.Write(s.ctx, tc, s.env.Timeout, []byte("QUIT\r\n"))
+	s.UpgradeTLS("smtp", []byte("QUIT\r\n"))
 	return true
 }
 
@@ -261,7 +212,7 @@ func weak(res *protocol.Result, mailish bool, cmd string, err error) (*protocol.
 
 // Extensions returns the EHLO keywords (RFC 5321 §4.1.1.1: the lines after
 // the first, each "keyword [params]"), upper case.
-func Extensions(r Reply) []string {
+func Extensions(r reply.Reply) []string {
 	if r.Code != 250 || len(r.Lines) < 2 {
 		return nil
 	}
@@ -289,7 +240,7 @@ func hasExt(exts []string, kw string) bool {
 
 // greetingDomain returns the first word of the greeting, which RFC 5321
 // §4.3.1 makes the server's domain, when it looks like one.
-func greetingDomain(r Reply) string {
+func greetingDomain(r reply.Reply) string {
 	if len(r.Lines[0]) < 5 {
 		return ""
 	}
@@ -310,16 +261,9 @@ var ftpReply = regexp.MustCompile(`(?i)USER and PASS|not logged in|aren't logged
 
 // FTPLike reports whether a reply to EHLO came from an FTP server (vsftpd
 // "530 Please login with USER and PASS.", ProFTPD "500 EHLO not understood").
-func FTPLike(r Reply) bool {
+func FTPLike(r reply.Reply) bool {
 	if len(r.Lines) == 0 || r.Code == 250 || enhancedCode.MatchString(r.Lines[0]) {
 		return false
 	}
 	return ftpReply.MatchString(r.Text())
-}
-
-func notSMTP(err error) error {
-	if err != nil {
-		return fmt.Errorf("%w (%w)", protocol.ErrNotThisProtocol, err)
-	}
-	return protocol.ErrNotThisProtocol
 }
