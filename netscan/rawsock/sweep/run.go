@@ -148,6 +148,15 @@ func (s *Sweep) newBlock(ts []target.Target) *block {
 		}
 	}
 	b.lo, b.hi = b.hosts[0].addr, b.hosts[len(b.hosts)-1].addr
+	// Discovery's RTTs seed the scan's estimate, so the first waits are
+	// already fitted to the network (UDP scans measure no RTT of their own).
+	s.mu.Lock()
+	for i := range b.hosts {
+		if h := &b.hosts[i]; h.known && h.srtt > 0 && s.srtt == 0 {
+			s.observe(h.srtt)
+		}
+	}
+	s.mu.Unlock()
 	pairs := len(ts) * np
 	b.answered = make([]uint64, (pairs+63)/64)
 	if s.cfg.PaceLimited {
