@@ -288,8 +288,7 @@ $NVD_API_KEY, free from nvd.nist.gov) raises that to 50.`,
 			}
 			sources = append(sources, builtin.Source{})
 			seen := map[string]bool{}
-			tw := tabwriter.NewWriter(g.stdout, 0, 2, 2, ' ', 0)
-			fmt.Fprintln(tw, "CVE\tSEVERITY\tSCORE\tKEV\tMATCH\tRANGE\tSOURCE")
+			var rows []string
 			n := 0
 			for _, src := range sources {
 				es, err := src.Lookup(cmd.Context(), keys)
@@ -313,17 +312,20 @@ $NVD_API_KEY, free from nvd.nist.gov) raises that to 50.`,
 					if e.KEV != nil {
 						kevs = "yes"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.CVE.ID, e.CVE.Severity(), score, kevs, r.Affected, r.Range, e.Source)
+					rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", e.CVE.ID, e.CVE.Severity(), score, kevs, r.Affected, r.Range, e.Source))
 					n++
 				}
 			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
 			if n == 0 {
 				fmt.Fprintf(g.stdout, "no known CVE affects %s %s\n", key, args[1])
+				return nil
 			}
-			return nil
+			tw := tabwriter.NewWriter(g.stdout, 0, 2, 2, ' ', 0)
+			fmt.Fprintln(tw, "CVE\tSEVERITY\tSCORE\tKEV\tMATCH\tRANGE\tSOURCE")
+			for _, r := range rows {
+				fmt.Fprintln(tw, r)
+			}
+			return tw.Flush()
 		},
 	}
 
