@@ -349,17 +349,7 @@ func (r *reader10) valueOf(code byte, depth int) (any, error) {
 		}
 		return append([]byte{}, b...), nil
 	case 0xc0, 0xd0, 0xc1, 0xd1:
-		wide := code >= 0xd0
-		n, err := r.size(wide)
-		if err != nil {
-			return nil, err
-		}
-		raw, err := r.take(n)
-		if err != nil {
-			return nil, err
-		}
-		sub := &reader10{b: raw}
-		count, err := sub.size(wide)
+		sub, count, err := r.compound(code >= 0xd0)
 		if err != nil {
 			return nil, err
 		}
@@ -388,17 +378,7 @@ func (r *reader10) valueOf(code byte, depth int) (any, error) {
 		}
 		return m, nil
 	case 0xe0, 0xf0:
-		wide := code == 0xf0
-		n, err := r.size(wide)
-		if err != nil {
-			return nil, err
-		}
-		raw, err := r.take(n)
-		if err != nil {
-			return nil, err
-		}
-		sub := &reader10{b: raw}
-		count, err := sub.size(wide)
+		sub, count, err := r.compound(code == 0xf0)
 		if err != nil {
 			return nil, err
 		}
@@ -423,6 +403,25 @@ func (r *reader10) valueOf(code byte, depth int) (any, error) {
 		return items, nil
 	}
 	return nil, fmt.Errorf("unknown type code 0x%02x", code)
+}
+
+// compound reads the size and count that open a list, map or array (1 or 4
+// bytes each) and returns a reader over its body.
+func (r *reader10) compound(wide bool) (*reader10, int, error) {
+	n, err := r.size(wide)
+	if err != nil {
+		return nil, 0, err
+	}
+	raw, err := r.take(n)
+	if err != nil {
+		return nil, 0, err
+	}
+	sub := &reader10{b: raw}
+	count, err := sub.size(wide)
+	if err != nil {
+		return nil, 0, err
+	}
+	return sub, count, nil
 }
 
 // size reads a 1- or 4-byte size or count.

@@ -80,16 +80,7 @@ func (module) Claim(banner []byte) bool {
 	default:
 		return false
 	}
-	return !smtpBanner(firstLine(banner))
-}
-
-func firstLine(b []byte) []byte {
-	for i, c := range b {
-		if c == '\n' {
-			return b[:i]
-		}
-	}
-	return b
+	return !smtpBanner(reply.FirstLine(banner))
 }
 
 // session is one control connection, read reply by reply.

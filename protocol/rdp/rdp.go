@@ -294,23 +294,34 @@ func credSSP(ctx context.Context, conn net.Conn, env protocol.Env, res *protocol
 	}
 }
 
-// standardSecurity asks for Standard RDP Security on a fresh connection and,
-// when granted, reads the MCS Connect Response.
-func standardSecurity(ctx context.Context, env protocol.Env, res *protocol.Result) {
+// freshRequest sends req on a new connection and reads one PDU, recording
+// the exchange as probe. conn is nil when the request could not be sent;
+// otherwise the caller closes it.
+func freshRequest(ctx context.Context, env protocol.Env, res *protocol.Result, probe string, req []byte) (net.Conn, []byte, error) {
 	if env.Dial == nil {
-		return
+		return nil, nil, nil
 	}
 	conn, err := env.Dial(ctx)
 	if err != nil {
+		return nil, nil, nil
+	}
+	if err := wire.Write(ctx, conn, env.Timeout, req); err != nil {
+		conn.Close()
+		return nil, nil, nil
+	}
+	resp, err := readPDU(ctx, conn, env)
+	res.Record(probe, req, resp)
+	return conn, resp, err
+}
+
+// standardSecurity asks for Standard RDP Security on a fresh connection and,
+// when granted, reads the MCS Connect Response.
+func standardSecurity(ctx context.Context, env protocol.Env, res *protocol.Result) {
+	conn, resp, _ := freshRequest(ctx, env, res, "rdp-standard-security", ConnectionRequest(ProtoRDP, true))
+	if conn == nil {
 		return
 	}
 	defer conn.Close()
-	req := ConnectionRequest(ProtoRDP, true)
-	if err := wire.Write(ctx, conn, env.Timeout, req); err != nil {
-		return
-	}
-	resp, _ := readPDU(ctx, conn, env)
-	res.Record("rdp-standard-security", req, resp)
 	cc, err := ParseConfirm(resp)
 	if err != nil {
 		return
@@ -341,20 +352,11 @@ func standardSecurity(ctx context.Context, env protocol.Env, res *protocol.Resul
 // negAll offers every security protocol on a fresh connection and records
 // how the server reacts.
 func negAll(ctx context.Context, env protocol.Env, res *protocol.Result) {
-	if env.Dial == nil {
-		return
-	}
-	conn, err := env.Dial(ctx)
-	if err != nil {
+	conn, resp, rerr := freshRequest(ctx, env, res, "rdp-neg-all", ConnectionRequest(requestedAll, true))
+	if conn == nil {
 		return
 	}
 	defer conn.Close()
-	req := ConnectionRequest(requestedAll, true)
-	if err := wire.Write(ctx, conn, env.Timeout, req); err != nil {
-		return
-	}
-	resp, rerr := readPDU(ctx, conn, env)
-	res.Record("rdp-neg-all", req, resp)
 	if len(resp) == 0 {
 		if rerr != nil && !wire.IsTimeout(rerr) {
 			res.Set("rdp.neg_all_reply", "closed")

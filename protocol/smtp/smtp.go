@@ -79,7 +79,7 @@ func (module) Claim(banner []byte) bool {
 	if !reply.Coded(banner) {
 		return false
 	}
-	ftp, mail := greetingWords(firstLine(banner))
+	ftp, mail := greetingWords(reply.FirstLine(banner))
 	switch string(banner[:3]) {
 	case "220":
 		return mail || !ftp
@@ -87,15 +87,6 @@ func (module) Claim(banner []byte) bool {
 		return mail && !ftp
 	}
 	return false
-}
-
-func firstLine(b []byte) []byte {
-	for i, c := range b {
-		if c == '\n' {
-			return b[:i]
-		}
-	}
-	return b
 }
 
 // session is one connection, read reply by reply within Env.Timeout.

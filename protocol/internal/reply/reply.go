@@ -78,6 +78,13 @@ func Coded(b []byte) bool {
 	return len(b) >= 4 && digits3(b) && (b[3] == ' ' || b[3] == '-' || b[3] == '\r')
 }
 
+// FirstLine returns b up to its first line feed (all of b without one), the
+// part of a greeting that names the server.
+func FirstLine(b []byte) []byte {
+	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	return line
+}
+
 func digits3(b []byte) bool {
 	return len(b) >= 3 && isDigit(b[0]) && isDigit(b[1]) && isDigit(b[2])
 }
