@@ -97,6 +97,7 @@ var pathProbes = []pathProbe{
 	{def("squid-cachemgr-exposed", "Squid cache manager exposed", "medium", KindMisconfig, "CWE-200",
 		"Allow the manager ACL only from administrators (http_access allow localhost manager; http_access deny manager)."),
 		"/squid-internal-mgr/info", []string{"squid"}, bodyHas("Squid Object Cache")},
+	{chkNATSMon, "/varz", []string{"nats"}, bodyHas(`"server_id"`, `"max_payload"`)},
 	{def("docker-api-exposed", "Docker Engine API exposed without authentication", "critical", KindMisconfig, "CWE-306",
 		"Never expose the Docker socket over TCP without TLS client authentication (dockerd --tlsverify)."),
 		"/version", []string{"docker"}, bodyHas("ApiVersion", "GoVersion")},
