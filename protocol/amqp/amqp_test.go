@@ -118,11 +118,7 @@ func TestRun(t *testing.T) {
 			if res.Service != "amqp" || res.Confidence != tc.conf {
 				t.Errorf("service = %q conf %d, want amqp %d", res.Service, res.Confidence, tc.conf)
 			}
-			for k, v := range tc.fields {
-				if got := res.Fields[k]; got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.fields)
 		})
 	}
 }

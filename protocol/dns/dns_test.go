@@ -58,11 +58,7 @@ func TestReplayBind(t *testing.T) {
 		"dns.hostname_bind": "vm",
 		"dns.rcodes":        "version.bind=NOERROR,id.server=NOERROR,hostname.bind=NOERROR,authors.bind=NOERROR",
 	}
-	for k, v := range want {
-		if res.Fields[k] != v {
-			t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-		}
-	}
+	prototest.CheckFields(t, res, want)
 	if !strings.Contains(res.Fields["dns.authors_bind"], "Mark Andrews") {
 		t.Errorf("authors %q", res.Fields["dns.authors_bind"])
 	}

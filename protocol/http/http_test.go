@@ -155,11 +155,7 @@ func TestRunCases(t *testing.T) {
 			} else if res.Service != "http" {
 				t.Errorf("service %q", res.Service)
 			}
-			for k, v := range tc.want {
-				if res.Fields[k] != v {
-					t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.want)
 			for _, k := range tc.absent {
 				if _, ok := res.Fields[k]; ok {
 					t.Errorf("%s present: %q", k, res.Fields[k])

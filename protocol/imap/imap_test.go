@@ -49,11 +49,7 @@ func TestLabTranscripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for k, v := range tc.want {
-				if res.Fields[k] != v {
-					t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.want)
 			if res.Service != "imap" || res.Confidence != 95 {
 				t.Errorf("service %q confidence %d", res.Service, res.Confidence)
 			}

@@ -31,11 +31,7 @@ func TestReplaySlapd(t *testing.T) {
 		"ldap.config_context":         "cn=config",
 		"ldap.subschema_subentry":     "cn=Subschema",
 	}
-	for k, v := range want {
-		if res.Fields[k] != v {
-			t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-		}
-	}
+	prototest.CheckFields(t, res, want)
 	for k, sub := range map[string]string{
 		"ldap.extensions":      "1.3.6.1.1.21.1",
 		"ldap.controls":        "1.2.840.113556.1.4.319",

@@ -71,11 +71,7 @@ func TestRun(t *testing.T) {
 			if res.Service != "memcached" {
 				t.Errorf("service = %q", res.Service)
 			}
-			for k, v := range tc.fields {
-				if got := res.Fields[k]; got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.fields)
 			for _, k := range tc.absent {
 				if _, ok := res.Fields[k]; ok {
 					t.Errorf("%s recorded", k)

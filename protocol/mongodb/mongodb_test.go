@@ -148,11 +148,7 @@ func TestRun(t *testing.T) {
 			if res.Service != "mongodb" || res.Confidence != 98 {
 				t.Errorf("service = %q conf %d", res.Service, res.Confidence)
 			}
-			for k, v := range tc.fields {
-				if got := res.Fields[k]; got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.fields)
 			// buildInfo and listDatabases must have used OP_MSG (maxWireVersion 21).
 			if op := binary.LittleEndian.Uint32(res.Exchanges[1].Request[12:]); op != opMsg {
 				t.Errorf("buildInfo opcode %d", op)

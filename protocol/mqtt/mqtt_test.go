@@ -148,11 +148,7 @@ func TestRun(t *testing.T) {
 			if res.Service != "mqtt" {
 				t.Errorf("service = %q", res.Service)
 			}
-			for k, v := range tc.fields {
-				if got := res.Fields[k]; got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.fields)
 			for _, k := range tc.absent {
 				if v, ok := res.Fields[k]; ok {
 					t.Errorf("%s = %q, want absent", k, v)

@@ -104,11 +104,7 @@ func TestRun(t *testing.T) {
 			if res.Service != "mysql" {
 				t.Errorf("service = %q", res.Service)
 			}
-			for k, v := range tc.fields {
-				if got := res.Fields[k]; got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.fields)
 		})
 	}
 }

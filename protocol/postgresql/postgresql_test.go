@@ -183,11 +183,7 @@ func TestRun(t *testing.T) {
 			if res.Service != "postgresql" || res.Confidence < 90 {
 				t.Errorf("service = %q conf %d", res.Service, res.Confidence)
 			}
-			for k, v := range tc.fields {
-				if got := res.Fields[k]; got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.fields)
 			for _, k := range tc.absent {
 				if v, ok := res.Fields[k]; ok {
 					t.Errorf("%s = %q, want absent", k, v)

@@ -127,3 +127,14 @@ func Replay(greeting []byte, responses ...[]byte) func(net.Conn) {
 		}
 	}
 }
+
+// CheckFields reports every field of want that res does not hold with that
+// value (an empty want value means the field is absent or empty).
+func CheckFields(t testing.TB, res *protocol.Result, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if res.Fields[k] != v {
+			t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
+		}
+	}
+}

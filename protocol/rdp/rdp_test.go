@@ -91,11 +91,7 @@ func TestReplayXrdp(t *testing.T) {
 		"rdp.mcs_channel_id":    "1003",
 		"rdp.neg_all_reply":     "x224-data:2180",
 	}
-	for k, v := range want {
-		if res.Fields[k] != v {
-			t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-		}
-	}
+	prototest.CheckFields(t, res, want)
 }
 
 func TestParseConfirm(t *testing.T) {
@@ -209,11 +205,7 @@ func TestCredSSP(t *testing.T) {
 		"rdp.rdp_security":          "HYBRID_REQUIRED_BY_SERVER",
 		"rdp.neg_all_reply":         "failure:HYBRID_REQUIRED_BY_SERVER",
 	}
-	for k, v := range want {
-		if res.Fields[k] != v {
-			t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-		}
-	}
+	prototest.CheckFields(t, res, want)
 }
 
 func TestMCSRequestShape(t *testing.T) {

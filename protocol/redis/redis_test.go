@@ -113,11 +113,7 @@ func TestRun(t *testing.T) {
 			if res.Service != tc.service {
 				t.Errorf("service = %q, want %q", res.Service, tc.service)
 			}
-			for k, v := range tc.fields {
-				if got := res.Fields[k]; got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.fields)
 			if _, ok := res.Fields["redis.info"]; ok && len(res.Fields["redis.info"]) > infoCap {
 				t.Errorf("redis.info not capped")
 			}

@@ -33,11 +33,7 @@ func TestReplay(t *testing.T) {
 			if res.Service != "rsync" {
 				t.Errorf("service %q", res.Service)
 			}
-			for k, v := range tt.want {
-				if res.Fields[k] != v {
-					t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-				}
-			}
+			prototest.CheckFields(t, res, tt.want)
 			if len(res.Fields) != len(tt.want) {
 				t.Errorf("fields %v", res.Fields)
 			}

@@ -45,11 +45,7 @@ func TestReplay(t *testing.T) {
 			if res.Service != "sip" {
 				t.Errorf("service %q", res.Service)
 			}
-			for k, v := range tt.want {
-				if res.Fields[k] != v {
-					t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-				}
-			}
+			prototest.CheckFields(t, res, tt.want)
 			for k := range res.Fields {
 				if k == "sip.header.via" || k == "sip.header.call_id" {
 					t.Errorf("echoed header kept: %s", k)

@@ -59,11 +59,7 @@ func TestReplaySamba(t *testing.T) {
 				t.Errorf("service %q conf %d", res.Service, res.Confidence)
 			}
 			for _, want := range []map[string]string{common, c.extra} {
-				for k, v := range want {
-					if res.Fields[k] != v {
-						t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-					}
-				}
+				prototest.CheckFields(t, res, want)
 			}
 		})
 	}
@@ -202,9 +198,5 @@ func TestReplaySMB1(t *testing.T) {
 		"smb.primary_domain": "LAB", "smb.smb1_domain": "LAB", "smb.smb1_server": "SMB1TEST",
 		"smb.dialect": "3.1.1", "smb.ntlm.os_version": "6.1.0",
 	}
-	for k, v := range want {
-		if res.Fields[k] != v {
-			t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-		}
-	}
+	prototest.CheckFields(t, res, want)
 }

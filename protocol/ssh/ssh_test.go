@@ -31,11 +31,7 @@ func TestLabTranscripts(t *testing.T) {
 				"ssh.software": "OpenSSH_9.2p1",
 				"ssh.comment":  "Debian-2+deb12u10",
 			}
-			for k, v := range want {
-				if res.Fields[k] != v {
-					t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-				}
-			}
+			prototest.CheckFields(t, res, want)
 			if res.Service != "ssh" || res.Confidence != 95 {
 				t.Errorf("service %q confidence %d", res.Service, res.Confidence)
 			}
@@ -143,11 +139,7 @@ func TestScripted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for k, v := range tc.want {
-				if res.Fields[k] != v {
-					t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.want)
 			if res.Confidence != tc.conf {
 				t.Errorf("confidence %d, want %d", res.Confidence, tc.conf)
 			}

@@ -51,11 +51,7 @@ func TestReplay(t *testing.T) {
 			if res.Service != "vnc" || res.Confidence < 90 {
 				t.Errorf("service %q conf %d", res.Service, res.Confidence)
 			}
-			for k, v := range c.want {
-				if res.Fields[k] != v {
-					t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-				}
-			}
+			prototest.CheckFields(t, res, c.want)
 		})
 	}
 }

@@ -79,11 +79,7 @@ func TestReplay(t *testing.T) {
 			if res.Service != tt.service {
 				t.Errorf("service %q, want %q", res.Service, tt.service)
 			}
-			for k, v := range tt.want {
-				if res.Fields[k] != v {
-					t.Errorf("%s = %q, want %q", k, res.Fields[k], v)
-				}
-			}
+			prototest.CheckFields(t, res, tt.want)
 		})
 	}
 }

@@ -115,11 +115,7 @@ func TestRun(t *testing.T) {
 			if res.Service != "zookeeper" || res.Confidence != tc.conf {
 				t.Errorf("service = %q conf %d, want zookeeper %d", res.Service, res.Confidence, tc.conf)
 			}
-			for k, v := range tc.fields {
-				if got := res.Fields[k]; got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
+			prototest.CheckFields(t, res, tc.fields)
 		})
 	}
 }
