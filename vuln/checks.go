@@ -198,10 +198,12 @@ func checks(hc *hostCtx, s *fingerprint.Service) []*Finding {
 			add(chkPlainAuth, "POP3 offers USER/PASS or SASL PLAIN before STLS.", "pop3.capa")
 		}
 		if svc == "smtp" || svc == "submission" {
-			for _, e := range strings.Split(ev["smtp.extensions"], ",") {
-				u := strings.ToUpper(e)
-				if strings.HasPrefix(u, "AUTH") && (strings.Contains(u, "PLAIN") || strings.Contains(u, "LOGIN")) {
-					add(chkPlainAuth, "SMTP offers AUTH PLAIN/LOGIN before STARTTLS.", "smtp.extensions")
+			// The EHLO reply keeps the mechanisms ("250-AUTH PLAIN LOGIN");
+			// smtp.extensions only the keywords.
+			for _, l := range strings.Split(ev["smtp.ehlo"], "\n") {
+				u := strings.ToUpper(l)
+				if len(u) > 4 && strings.HasPrefix(u[4:], "AUTH") && (strings.Contains(u, "PLAIN") || strings.Contains(u, "LOGIN")) {
+					add(chkPlainAuth, "SMTP offers AUTH PLAIN/LOGIN before STARTTLS.", "smtp.ehlo")
 					break
 				}
 			}
