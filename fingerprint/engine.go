@@ -129,6 +129,10 @@ type evidence struct {
 	results   []modResult
 	ran       map[string]bool
 	nmap      *nmapState // nmap mode's schedules (nmapmode.go)
+	// probeHit is set when a data probe's answer alone names the service;
+	// notify wakes the layer that may then stop early.
+	probeHit atomic.Bool
+	notify   func()
 	// reacted is set once the server answered anything (a banner, a reply,
 	// a close): a port that never reacts is not worth the last resort.
 	reacted atomic.Bool
@@ -297,6 +301,14 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 	var tlsOK bool
 	var tlsMu sync.Mutex
 	strong := make(chan struct{}, 64)
+	ev.mu.Lock()
+	ev.notify = func() {
+		select {
+		case strong <- struct{}{}:
+		default:
+		}
+	}
+	ev.mu.Unlock()
 
 	// A port that answers no question at all within one probe timeout of
 	// the fan-out is silent for good: the modules still queued behind the
@@ -399,7 +411,7 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 	enough := func() bool {
 		tlsMu.Lock()
 		defer tlsMu.Unlock()
-		return tlsOK || ev.confirmed(90) >= 1
+		return tlsOK || ev.confirmed(90) >= 1 || ev.probeHit.Load()
 	}
 	if err == nil {
 		banner = e.readBanner(lctx, conn0, wait, strong, enough)
@@ -455,6 +467,12 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 		}
 		if conn != nil {
 			conn.Close()
+		}
+		if !claimed && e.hardMatch("banner", banner) {
+			// No module speaks this protocol, but a rule names it from the
+			// greeting alone (nmap's NULL-probe hard match): done.
+			ev.probeHit.Store(true)
+			return
 		}
 		if !claimed {
 			// An unknown talker: ask the generic questions on fresh connections.
@@ -561,7 +579,7 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 			tlsMu.Lock()
 			found := tlsOK
 			tlsMu.Unlock()
-			if found || ev.confirmed(90) >= e.cfg.MaxProtocols || (ev.confirmed(90) >= 1 && len(banner) == 0) {
+			if found || ev.confirmed(90) >= e.cfg.MaxProtocols || ((ev.confirmed(90) >= 1 || ev.probeHit.Load()) && len(banner) == 0) {
 				cancel()
 			}
 		case <-ctx.Done():
@@ -602,6 +620,17 @@ func (e *Engine) readBanner(ctx context.Context, conn net.Conn, wait time.Durati
 	}()
 	b, _ := wire.ReadQuiet(bctx, conn, wait, 200*time.Millisecond, e.cfg.MaxRead)
 	return b
+}
+
+// hardMatch says whether one probe answer alone names a service or product
+// with confidence: the other probes of the port can then stop.
+func (e *Engine) hardMatch(field string, resp []byte) bool {
+	for _, m := range e.catalog.Match(map[string]string{field: Latin1(resp)}) {
+		if m.Confidence >= 80 && (m.Role == "server" || m.Role == "service" || m.Role == "proxy") {
+			return true
+		}
+	}
+	return false
 }
 
 // reaction says whether a module's outcome shows the server reacted to
@@ -712,6 +741,15 @@ func (e *Engine) runProbes(ctx context.Context, t Target, tlsMode bool, ev *evid
 			ev.exchanges = append(ev.exchanges, Exchange{Probe: p.Name, TLS: tlsMode, Request: req, Response: resp})
 			ev.reacted.Store(true)
 			ev.mu.Unlock()
+			if e.hardMatch("probe."+p.Name, resp) {
+				ev.probeHit.Store(true)
+				ev.mu.Lock()
+				notify := ev.notify
+				ev.mu.Unlock()
+				if notify != nil {
+					notify()
+				}
+			}
 			if lim.answered != nil {
 				lim.answered()
 			}
