@@ -294,7 +294,8 @@ func synScanFrom(g *globals, o *scanOpts, cf *config.File, src sweep.Source, hin
 		cfg.OnHost = func(h connect.HostResult) { onHost(hostRecord(g, h)) }
 		sum, err := syn.Scan(ctx, cfg, src, ports)
 		g.log.Debug("syn scan done", "hosts", sum.Hosts, "probes", sum.Probes, "answers", sum.Answers,
-			"duplicates", sum.Duplicates, "strays", sum.Strays, "seconds", sum.Elapsed.Seconds())
+			"duplicates", sum.Duplicates, "strays", sum.Strays, "recv_drops", sum.RecvDrops, "throttles", sum.Throttles, "send_errors", sum.SendErrors,
+			"seconds", sum.Elapsed.Seconds())
 		if err != nil && ctx.Err() == nil {
 			return fmt.Errorf("syn scan: %w", err)
 		}

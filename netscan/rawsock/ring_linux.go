@@ -14,14 +14,16 @@ import (
 
 // The receive ring (TPACKET_V3): the kernel writes packets into blocks of
 // a memory area shared with us and hands a block over when it is full or
-// after ringRetire of quiet; one wake-up then delivers thousands of
-// packets without a copy or a system call each. At a million answers a
-// second this halves the reader's CPU time against recvmmsg.
+// after ringRetire milliseconds; one wake-up then delivers thousands of
+// packets without a copy or a system call each. The ring absorbs what
+// arrives while the reader is off the CPU: up to ringBlocks partly filled
+// blocks, so ringBlocks x ringRetire ms of starvation (about 128ms) or
+// 32 MiB of answers, whichever comes first, before the kernel drops.
 const (
 	ringBlockSize = 1 << 20
-	ringBlocks    = 16
+	ringBlocks    = 32
 	ringFrameSize = 2048 // only a sanity bound in V3: frames are packed
-	ringRetire    = 1    // milliseconds a partly filled block waits
+	ringRetire    = 4    // milliseconds a partly filled block waits
 )
 
 type ring struct {

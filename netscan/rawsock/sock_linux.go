@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -498,4 +499,14 @@ func (l *Listener) Send(frame []byte, dst []byte) error {
 	sa := &unix.SockaddrLinklayer{Protocol: htons(l.proto), Ifindex: l.ifindex, Halen: uint8(len(dst))}
 	copy(sa.Addr[:], dst)
 	return unix.Sendto(l.fd, frame, 0, sa)
+}
+
+// BoostReader pins the calling goroutine to its thread and raises the
+// thread's scheduling priority when allowed (root): a reader that loses
+// the CPU to other work for a few milliseconds during a sweep of a
+// million packets a second lets the kernel drop answers. Errors are
+// ignored: without privileges the reader runs at normal priority.
+func BoostReader() {
+	runtime.LockOSThread()
+	_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), -10)
 }

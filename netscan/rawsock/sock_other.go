@@ -114,3 +114,6 @@ func OpenPing() (*PingSocket, error) { return nil, errPlatform }
 func (p *PingSocket) Send(netip.Addr, uint16) error              { return errPlatform }
 func (p *PingSocket) Read(func(netip.Addr, uint16)) (int, error) { return 0, errPlatform }
 func (p *PingSocket) Close() error                               { return nil }
+
+// BoostReader does nothing on this platform.
+func BoostReader() {}

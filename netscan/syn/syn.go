@@ -136,6 +136,7 @@ func Scan(ctx context.Context, cfg Config, src sweep.Source, ports []int) (sweep
 	if werr := tr.stopWorkers(); werr != nil && err == nil {
 		err = werr
 	}
+	sum.RecvDrops = int(tr.Drops())
 	// Late answers are of no use once every block is done.
 	tr.l.Close()
 	wg.Wait()
@@ -189,6 +190,7 @@ type transport struct {
 	mu       sync.RWMutex
 	srcs     map[netip.Addr]bool
 	sendErrs atomic.Uint64
+	drops    atomic.Uint64
 	err      error
 }
 
@@ -413,6 +415,7 @@ func (t *transport) onSendErr(dst netip.AddrPort, port uint32, err error) {
 
 // receive reads replies until the listener is closed.
 func (t *transport) receive() {
+	rawsock.BoostReader() // the goroutine ends with its thread
 	var p rawsock.Packet
 	for {
 		_, err := t.l.Read(func(b []byte) {
@@ -427,6 +430,13 @@ func (t *transport) receive() {
 			return
 		}
 	}
+}
+
+// Drops is the cumulative count of packets the kernel dropped before the
+// receiver read them (sweep.Dropper).
+func (t *transport) Drops() uint64 {
+	t.drops.Add(uint64(t.l.Drops())) // PACKET_STATISTICS resets on read
+	return t.drops.Load()
 }
 
 func (t *transport) ours(port uint16) bool {

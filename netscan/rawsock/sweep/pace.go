@@ -2,24 +2,47 @@ package sweep
 
 import "time"
 
-// pacer is the scan-wide token bucket.
+// pacer is the scan-wide token bucket. Its rate is the configured one
+// (0: none) until the transport reports packets the kernel dropped before
+// we could read them (our own receive path overloaded: a busy CPU, a
+// burst faster than the reader): then the rate is halved, and it grows
+// back by a tenth every quiet 100ms, so the limit holds under load
+// instead of turning answers into losses.
 type pacer struct {
-	rate, burst, tokens float64
+	max                 float64 // configured rate; 0 = none
+	rate                float64 // effective rate; 0 = none
+	burst, tokens       float64
 	last                time.Time
+	sent                int       // probes since window start
+	window, lastDrop    time.Time // measurement window; last cut
+	drops               uint64
+	measured, dropLevel float64
 }
 
 func newPacer(rate float64, burst int) *pacer {
-	return &pacer{rate: rate, burst: float64(burst), tokens: float64(burst)}
+	if rate > 0 && burst <= 0 {
+		burst = 16
+	}
+	return &pacer{max: rate, rate: rate, burst: float64(burst), tokens: float64(burst)}
 }
 
 // take spends n tokens and returns how long to wait before sending them.
 // Tokens never pile up beyond the burst, so a stall (a busy CPU) is not
 // followed by a flood: the limit holds under load.
 func (p *pacer) take(n int) time.Duration {
+	now := time.Now()
+	if p.window.IsZero() {
+		p.window = now
+	}
+	p.sent += n
+	if el := now.Sub(p.window); el >= 100*time.Millisecond {
+		p.measured = float64(p.sent) / el.Seconds()
+		p.sent, p.window = 0, now
+		p.recover(now)
+	}
 	if p.rate <= 0 {
 		return 0
 	}
-	now := time.Now()
 	if !p.last.IsZero() {
 		p.tokens = min(p.burst, p.tokens+now.Sub(p.last).Seconds()*p.rate)
 	}
@@ -29,6 +52,49 @@ func (p *pacer) take(n int) time.Duration {
 		return 0
 	}
 	return time.Duration(-p.tokens / p.rate * float64(time.Second))
+}
+
+// observeDrops folds in the transport's cumulative receive drops; it
+// reports whether new ones appeared.
+func (p *pacer) observeDrops(total uint64) bool {
+	if total <= p.drops {
+		return false
+	}
+	p.drops = total
+	now := time.Now()
+	if now.Sub(p.lastDrop) < 50*time.Millisecond {
+		return true // one cut per burst of drops
+	}
+	p.lastDrop = now
+	cur := p.rate
+	if cur <= 0 {
+		cur = max(p.measured, 10000)
+		p.dropLevel = cur
+	}
+	p.rate = max(cur/2, 1000)
+	if p.burst < 16 {
+		p.burst = 16
+	}
+	p.burst = max(16, p.rate/100)
+	return true
+}
+
+// recover raises a cut rate by a tenth after a quiet window.
+func (p *pacer) recover(now time.Time) {
+	if p.lastDrop.IsZero() || now.Sub(p.lastDrop) < 100*time.Millisecond || p.rate <= 0 {
+		return
+	}
+	if p.max > 0 && p.rate >= p.max {
+		return
+	}
+	p.rate *= 1.1
+	p.burst = max(16, p.rate/100)
+	switch {
+	case p.max > 0 && p.rate >= p.max:
+		p.rate = p.max
+	case p.max <= 0 && p.rate >= 2*p.dropLevel:
+		p.rate = 0 // back to no cap
+	}
 }
 
 // hostPacer paces the retries to one rate-limiting host: additive

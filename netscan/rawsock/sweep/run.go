@@ -10,6 +10,13 @@ import (
 	"github.com/portrait-scanner/portrait/target"
 )
 
+// Dropper is implemented by transports that can tell how many packets the
+// kernel dropped before they were read (cumulative). The sweep slows down
+// and adds a round when the count grows.
+type Dropper interface {
+	Drops() uint64
+}
+
 // batchMax is the most probes handed to the transport at once.
 const batchMax = 128
 
@@ -285,6 +292,16 @@ func (s *Sweep) loop(ctx context.Context, tr Transport, blocks <-chan *block) er
 		s.mu.Unlock()
 		if len(batch) == 0 {
 			continue
+		}
+		if dr, ok := tr.(Dropper); ok && p.observeDrops(dr.Drops()) {
+			// Answers were lost in our own receive path: the probes of
+			// the live blocks deserve another round.
+			s.mu.Lock()
+			s.sum.Throttles++
+			for _, b := range s.live {
+				b.maxRound = min(max(b.maxRound, b.round+1), s.cfg.Retries+3)
+			}
+			s.mu.Unlock()
 		}
 		if d := p.take(len(batch)); d > 0 {
 			t := time.NewTimer(d)

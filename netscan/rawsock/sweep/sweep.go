@@ -155,6 +155,8 @@ type Summary struct {
 	Hosts, Up, Down                                 int
 	Open, Closed, Filtered, OpenFiltered, Skipped   int
 	Probes, Answers, Duplicates, Strays, SendErrors int
+	RecvDrops                                       int // packets the kernel dropped before we read them
+	Throttles                                       int // rate cuts after receive drops
 	DarkNets                                        int
 	Elapsed                                         time.Duration
 }
