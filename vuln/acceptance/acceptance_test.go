@@ -297,3 +297,39 @@ func TestLab2(t *testing.T) {
 		t.Errorf("recall %.3f", s.Recall)
 	}
 }
+
+// TestRecord refreshes the recorded service records the offline tests use
+// (profile/testdata/lab-services.jsonl, lab2-services.jsonl): run with
+// PORTRAIT_RECORD=1 while the labs are up. The records are what `portrait
+// scan -o jsonl` writes for each port (no secrets: the labs have none).
+func TestRecord(t *testing.T) {
+	if os.Getenv("PORTRAIT_RECORD") != "1" {
+		t.Skip("PORTRAIT_RECORD not set")
+	}
+	eng := newEngine(t)
+	for _, lab := range []struct {
+		file  string
+		ports []int
+		probe int
+	}{{"../../profile/testdata/lab-services.jsonl", labPorts, 22}, {"../../profile/testdata/lab2-services.jsonl", lab2Ports, 20022}} {
+		if !reachable(lab.probe) {
+			t.Logf("%s: lab not running, kept", lab.file)
+			continue
+		}
+		svcs := identify(t, eng, "", lab.ports)
+		var b strings.Builder
+		for _, s := range svcs {
+			s.Type, s.Host, s.Transport = "service", "127.0.0.1", "tcp"
+			line, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Write(line)
+			b.WriteByte('\n')
+		}
+		if err := os.WriteFile(lab.file, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d services", lab.file, len(svcs))
+	}
+}
