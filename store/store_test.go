@@ -320,4 +320,3 @@ func TestReadResultsHostile(t *testing.T) {
 		t.Error("endless line accepted")
 	}
 }
-

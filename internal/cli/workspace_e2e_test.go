@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,19 +37,55 @@ func buildPortrait(t *testing.T) string {
 	return bin
 }
 
-// labPorts are open lab ports (at least a few must answer).
-func labPorts(t *testing.T) {
+// labPorts lists the test servers' TCP ports that answer now, from
+// testenv/run/servers.json (testenv/up.sh writes it), else the shared
+// lab's truth.json. Only these are scanned: other listeners on the machine
+// (other tests' servers) come and go between two scans.
+func labPorts(t *testing.T) string {
 	t.Helper()
-	open := 0
-	for _, p := range []string{"21", "22", "25", "80", "443", "6379", "3306"} {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+p, time.Second); err == nil {
-			c.Close()
-			open++
+	var ports []string
+	root := filepath.Join("..", "..")
+	var sj struct {
+		Servers []struct {
+			Port      int    `json:"port"`
+			Transport string `json:"transport"`
+			Listening bool   `json:"listening"`
+		} `json:"servers"`
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "testenv", "run", "servers.json")); err == nil && json.Unmarshal(b, &sj) == nil {
+		for _, s := range sj.Servers {
+			if s.Transport == "tcp" && s.Listening {
+				ports = append(ports, strconv.Itoa(s.Port))
+			}
 		}
 	}
-	if open < 3 {
-		t.Fatalf("the lab is not running on 127.0.0.1 (only %d of its usual ports open): bash testenv/up.sh", open)
+	if len(ports) == 0 {
+		var truth struct {
+			TCP string `json:"tcp_ports"`
+		}
+		for _, p := range []string{filepath.Join(root, "..", "shared", "lab", "truth.json"), "/work/shared/lab/truth.json"} {
+			if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &truth) == nil && truth.TCP != "" {
+				ports = strings.Split(truth.TCP, ",")
+				break
+			}
+		}
 	}
+	var open []string
+	seen := map[string]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+p, time.Second); err == nil {
+			c.Close()
+			open = append(open, p)
+		}
+	}
+	if len(open) < 8 {
+		t.Fatalf("the lab is not running on 127.0.0.1 (%d of %d test server ports open): bash testenv/up.sh", len(open), len(ports))
+	}
+	return strings.Join(open, ",")
 }
 
 type rec struct {
@@ -59,6 +96,8 @@ type rec struct {
 	State     string `json:"state"`
 	Service   string `json:"service"`
 	Product   string `json:"product"`
+	ID        string `json:"id"`
+	raw       string
 }
 
 func readRecs(t *testing.T, path string) []rec {
@@ -76,6 +115,7 @@ func readRecs(t *testing.T, path string) []rec {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("%s: %v: %q", path, err, sc.Text())
 		}
+		r.raw = sc.Text()
 		out = append(out, r)
 	}
 	return out
@@ -128,13 +168,11 @@ func TestResumeAfterKill9OnLab(t *testing.T) {
 	if os.Getenv("PORTRAIT_INTEGRATION") != "1" {
 		t.Skip("lab test: set PORTRAIT_INTEGRATION=1 (bash .ci/run does)")
 	}
-	labPorts(t)
+	ports := labPorts(t)
 	bin := buildPortrait(t)
 	ws := t.TempDir()
 	// Slow fingerprinting (one port at a time) leaves time to kill it.
-	// Below the ephemeral range: other programs' short-lived listeners
-	// there come and go between two scans.
-	base := []string{"scan", "127.0.0.1", "-p", "1-32767,50022", "--workspace-dir", ws, "--no-progress", "-o", "jsonl", "--fingerprint-concurrency", "1"}
+	base := []string{"scan", "127.0.0.1", "-p", ports, "--workspace-dir", ws, "--no-progress", "-o", "jsonl", "--fingerprint-concurrency", "1"}
 	ctx := context.Background()
 
 	// Reference: the same scan, uninterrupted.
@@ -169,7 +207,12 @@ func TestResumeAfterKill9OnLab(t *testing.T) {
 	got := readRecs(t, filepath.Join(dir, store.ResultsFile))
 	seen := map[string]int{}
 	for _, r := range got {
-		seen[fmt.Sprintf("%s %s:%d/%s", r.Type, r.Host, r.Port, r.Transport)]++
+		switch r.Type {
+		case "port", "service", "host":
+			seen[fmt.Sprintf("%s %s:%d/%s", r.Type, r.Host, r.Port, r.Transport)]++
+		default: // stage records (findings): several per port, each once
+			seen[r.raw]++
+		}
 	}
 	for k, n := range seen {
 		if n > 1 {
@@ -199,6 +242,10 @@ func TestResumeAfterKill9OnLab(t *testing.T) {
 	if differ > len(wantSvc)/10 {
 		t.Errorf("%d of %d services differ from the uninterrupted scan", differ, len(wantSvc))
 	}
+	// The stages saw the whole host: the same findings as uninterrupted.
+	if w, h := findingsOf(refRecs), findingsOf(got); strings.Join(w, " ") != strings.Join(h, " ") {
+		t.Errorf("findings differ from the uninterrupted scan:\nwant %v\nhave %v", w, h)
+	}
 	if stdout.Len() > 0 {
 		if n := bytes.Count(stdout.Bytes(), []byte("\n")); n != len(got) {
 			t.Errorf("the resumed run printed %d records, the archive has %d", n, len(got))
@@ -218,6 +265,17 @@ func openPorts(rs []rec) []string {
 	for _, r := range rs {
 		if r.Type == "port" && r.State == "open" {
 			out = append(out, fmt.Sprintf("%d/%s", r.Port, r.Transport))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func findingsOf(rs []rec) []string {
+	var out []string
+	for _, r := range rs {
+		if r.Type == "finding" {
+			out = append(out, fmt.Sprintf("%d:%s", r.Port, r.ID))
 		}
 	}
 	sort.Strings(out)
