@@ -378,9 +378,9 @@ func (t *rawTransport) isSource(a netip.Addr) bool {
 func (t *rawTransport) receive() {
 	var p rawsock.Packet
 	for {
-		_, err := t.l.Read(func(b []byte) {
+		_, err := t.l.ReadTS(func(b []byte, at time.Time) {
 			if rawsock.Parse(b, &p) {
-				t.handle(&p)
+				t.handle(&p, at)
 			}
 		})
 		if err != nil {
@@ -389,13 +389,13 @@ func (t *rawTransport) receive() {
 	}
 }
 
-func (t *rawTransport) handle(p *rawsock.Packet) {
+func (t *rawTransport) handle(p *rawsock.Packet, at time.Time) {
 	switch p.Proto {
 	case rawsock.ProtoTCP:
 		if t.plan.tcp == nil || !t.plan.tcp[p.SrcPort] || p.DstPort != t.sport || p.Flags&rawsock.FlagACK == 0 || !t.isSource(p.Dst) {
 			return
 		}
-		rtt, ok := t.stamp.Check(rawsock.ProtoTCP, p.Dst, p.Src, t.sport, p.SrcPort, p.Ack-1)
+		rtt, ok := t.stamp.CheckAt(rawsock.ProtoTCP, p.Dst, p.Src, t.sport, p.SrcPort, p.Ack-1, at)
 		if !ok {
 			return
 		}
@@ -413,7 +413,7 @@ func (t *rawTransport) handle(p *rawsock.Packet) {
 			return
 		}
 		t.sw.Answer(sweep.Answer{Addr: p.Src, Port: t.plan.icmp, Verdict: sweep.Open, Reason: ReasonEchoReply,
-			FromHost: true, RTT: t.stamp.EchoRTT(p.ICMPSeq)})
+			FromHost: true, RTT: t.stamp.EchoRTTAt(p.ICMPSeq, at)})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -59,7 +60,7 @@ func (r *ring) status(b int) *uint32 {
 
 // read delivers the packets of every block the kernel has handed over,
 // waiting up to 50ms for the first.
-func (r *ring) read(fd int, snaplen int, fn func([]byte)) (int, error) {
+func (r *ring) read(fd int, snaplen int, fn func([]byte, time.Time)) (int, error) {
 	n := 0
 	for blocks := 0; blocks < ringBlocks; blocks++ {
 		st := r.status(r.cur)
@@ -83,7 +84,9 @@ func (r *ring) read(fd int, snaplen int, fn func([]byte)) (int, error) {
 			snap := int(binary.LittleEndian.Uint32(h[12:]))
 			net := int(binary.LittleEndian.Uint16(h[26:]))
 			if net+snap <= len(h) {
-				fn(h[net : net+min(snap, snaplen)])
+				// tp_sec, tp_nsec: when the kernel received the packet.
+				ts := time.Unix(int64(binary.LittleEndian.Uint32(h[4:])), int64(binary.LittleEndian.Uint32(h[8:])))
+				fn(h[net:net+min(snap, snaplen)], ts)
 				n++
 			}
 			next := int(binary.LittleEndian.Uint32(h[0:]))

@@ -356,6 +356,13 @@ func Listen(cfg ListenConfig) (*Listener, error) {
 // with a nil error means the wait timed out. After Close it returns
 // os.ErrClosed.
 func (l *Listener) Read(fn func(pkt []byte)) (int, error) {
+	return l.ReadTS(func(b []byte, _ time.Time) { fn(b) })
+}
+
+// ReadTS is Read with each packet's arrival time (the kernel's, with the
+// receive ring), for round-trip times that do not include our reading
+// delay.
+func (l *Listener) ReadTS(fn func(pkt []byte, at time.Time)) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ring != nil {
@@ -395,6 +402,7 @@ func (l *Listener) Read(fn func(pkt []byte)) (int, error) {
 			return 0, fmt.Errorf("recvmmsg: %w", e)
 		}
 		n := int(r)
+		now := time.Now()
 		if n == len(l.msgs) {
 			l.idle = 0
 		} else if l.idle > 0 {
@@ -405,7 +413,7 @@ func (l *Listener) Read(fn func(pkt []byte)) (int, error) {
 			if ln > l.snaplen {
 				ln = l.snaplen
 			}
-			fn(l.bufs[i][:ln])
+			fn(l.bufs[i][:ln], now)
 		}
 		return n, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"time"
 
 	"golang.org/x/net/bpf"
 )
@@ -70,10 +71,11 @@ func Listen(ListenConfig) (*Listener, error) { return nil, errPlatform }
 // OpenEthernet fails on this platform.
 func OpenEthernet(int, uint16, []bpf.RawInstruction) (*Raw, error) { return nil, errPlatform }
 
-func (l *Listener) Read(func([]byte)) (int, error) { return 0, errPlatform }
-func (l *Listener) Drops() uint32                  { return 0 }
-func (l *Listener) Close() error                   { return nil }
-func (l *Listener) Send([]byte, []byte) error      { return errPlatform }
+func (l *Listener) Read(func([]byte)) (int, error)              { return 0, errPlatform }
+func (l *Listener) Drops() uint32                               { return 0 }
+func (l *Listener) ReadTS(func([]byte, time.Time)) (int, error) { return 0, errPlatform }
+func (l *Listener) Close() error                                { return nil }
+func (l *Listener) Send([]byte, []byte) error                   { return errPlatform }
 
 // Reservation holds a local TCP port.
 type Reservation struct{ Port uint16 }

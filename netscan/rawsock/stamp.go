@@ -23,7 +23,9 @@ const (
 // NewStamp draws a fresh key.
 func NewStamp() Stamp { return Stamp{Key: NewKey(), Epoch: time.Now()} }
 
-func (s Stamp) tick() uint32 { return uint32(time.Since(s.Epoch) / time.Millisecond) }
+func (s Stamp) tick() uint32 { return s.tickAt(time.Now()) }
+
+func (s Stamp) tickAt(t time.Time) uint32 { return uint32(t.Sub(s.Epoch) / time.Millisecond) }
 
 // Seq is the value to send for a probe of proto from src:sport to dst:dport.
 func (s Stamp) Seq(proto byte, src, dst netip.Addr, sport, dport uint16) uint32 {
@@ -35,11 +37,16 @@ func (s Stamp) Seq(proto byte, src, dst netip.Addr, sport, dport uint16) uint32 
 // number minus one) and returns the round-trip time, rounded up to the
 // next half millisecond.
 func (s Stamp) Check(proto byte, src, dst netip.Addr, sport, dport uint16, echoed uint32) (time.Duration, bool) {
+	return s.CheckAt(proto, src, dst, sport, dport, echoed, time.Now())
+}
+
+// CheckAt is Check for a reply that arrived at time at.
+func (s Stamp) CheckAt(proto byte, src, dst netip.Addr, sport, dport uint16, echoed uint32, at time.Time) (time.Duration, bool) {
 	c := s.Key.Cookie(proto, src, dst, sport, dport)
 	if (echoed^c)&^stampMask != 0 {
 		return 0, false
 	}
-	return time.Duration((s.tick()-echoed)&stampMask)*time.Millisecond + time.Millisecond/2, true
+	return time.Duration((s.tickAt(at)-echoed)&stampMask)*time.Millisecond + time.Millisecond/2, true
 }
 
 // Echo16 is the ICMP echo identifier for a probe from src to dst, and
@@ -53,6 +60,9 @@ func (s Stamp) Echo16(src, dst netip.Addr) uint16 {
 func (s Stamp) EchoSeq() uint16 { return uint16(s.tick()) }
 
 // EchoRTT is the round-trip time of an echo reply carrying seq.
-func (s Stamp) EchoRTT(seq uint16) time.Duration {
-	return time.Duration(uint16(s.tick())-seq)*time.Millisecond + time.Millisecond/2
+func (s Stamp) EchoRTT(seq uint16) time.Duration { return s.EchoRTTAt(seq, time.Now()) }
+
+// EchoRTTAt is EchoRTT for a reply that arrived at time at.
+func (s Stamp) EchoRTTAt(seq uint16, at time.Time) time.Duration {
+	return time.Duration(uint16(s.tickAt(at))-seq)*time.Millisecond + time.Millisecond/2
 }

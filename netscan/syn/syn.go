@@ -418,9 +418,9 @@ func (t *transport) receive() {
 	rawsock.BoostReader() // the goroutine ends with its thread
 	var p rawsock.Packet
 	for {
-		_, err := t.l.Read(func(b []byte) {
+		_, err := t.l.ReadTS(func(b []byte, at time.Time) {
 			if rawsock.Parse(b, &p) {
-				t.handle(&p)
+				t.handle(&p, at)
 			}
 		})
 		if err != nil {
@@ -455,13 +455,13 @@ func (t *transport) isSource(a netip.Addr) bool {
 	return ok
 }
 
-func (t *transport) handle(p *rawsock.Packet) {
+func (t *transport) handle(p *rawsock.Packet, at time.Time) {
 	switch p.Proto {
 	case rawsock.ProtoTCP:
 		if !t.ours(p.DstPort) || p.Flags&rawsock.FlagACK == 0 || !t.isSource(p.Dst) {
 			return
 		}
-		rtt, ok := t.stamp.Check(rawsock.ProtoTCP, p.Dst, p.Src, p.DstPort, p.SrcPort, p.Ack-1)
+		rtt, ok := t.stamp.CheckAt(rawsock.ProtoTCP, p.Dst, p.Src, p.DstPort, p.SrcPort, p.Ack-1, at)
 		if !ok {
 			return
 		}
@@ -480,7 +480,7 @@ func (t *transport) handle(p *rawsock.Packet) {
 		if !in.Valid || in.Proto != rawsock.ProtoTCP || !t.ours(in.SrcPort) || !t.isSource(in.Src) {
 			return
 		}
-		rtt, ok := t.stamp.Check(rawsock.ProtoTCP, in.Src, in.Dst, in.SrcPort, in.DstPort, in.Seq)
+		rtt, ok := t.stamp.CheckAt(rawsock.ProtoTCP, in.Src, in.Dst, in.SrcPort, in.DstPort, in.Seq, at)
 		if !ok {
 			return
 		}
