@@ -296,3 +296,16 @@ func FuzzChecks(f *testing.F) {
 		_ = checks(&hostCtx{now: labNow}, s)
 	})
 }
+
+// TestChecksDocumented keeps docs/intel.md's check table complete.
+func TestChecksDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/intel.md")
+	if err != nil {
+		t.Skip(err)
+	}
+	for id, c := range Checks {
+		if !strings.Contains(string(b), "| `"+id+"` | "+c.Severity+" | "+c.Kind+" |") {
+			t.Errorf("check %s (%s, %s) is not in docs/intel.md's table", id, c.Severity, c.Kind)
+		}
+	}
+}
