@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -71,21 +72,25 @@ This product uses data from the NVD API but is not endorsed or certified by the 
 				return usageError{err}
 			}
 			im := db.NewImporter(cmd.Context())
-			total := 0
+			read := 0
 			for _, f := range files {
-				n, err := nvd.DecodeFile(f, im.Add)
-				total += n
+				n, err := nvd.DecodeFile(f.path, im.Add)
+				if err != nil && f.walked && n == 0 && errors.Is(err, nvd.ErrNoRecords) {
+					g.log.Warn("not an NVD file, skipped", "file", f.path)
+					continue
+				}
 				if err != nil {
 					im.Abort()
 					return err
 				}
-				g.log.Info("imported", "file", f, "records", n)
+				read++
+				g.log.Info("imported", "file", f.path, "records", n)
 			}
 			res, err := im.Close()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "imported %d CVE records from %d file(s) into %s\n", res.Records, len(files), db.Path())
+			fmt.Fprintf(g.stdout, "imported %d CVE records from %d file(s) into %s\n", res.Records, read, db.Path())
 			return nil
 		},
 	}
@@ -333,16 +338,23 @@ $NVD_API_KEY, free from nvd.nist.gov) raises that to 50.`,
 	return cmd
 }
 
-// expandInputs turns folders into the NVD JSON files below them.
-func expandInputs(args []string) ([]string, error) {
-	var out []string
+// inputFile is a file to import; walked when found in a folder (then a
+// JSON file that is not NVD's is skipped, not an error).
+type inputFile struct {
+	path   string
+	walked bool
+}
+
+// expandInputs turns folders into the JSON files below them.
+func expandInputs(args []string) ([]inputFile, error) {
+	var out []inputFile
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if err != nil {
 			return nil, err
 		}
 		if !st.IsDir() {
-			out = append(out, a)
+			out = append(out, inputFile{path: a})
 			continue
 		}
 		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
@@ -350,7 +362,7 @@ func expandInputs(args []string) ([]string, error) {
 				return err
 			}
 			if !d.IsDir() && (strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".json.gz")) {
-				out = append(out, p)
+				out = append(out, inputFile{path: p, walked: true})
 			}
 			return nil
 		})
