@@ -179,8 +179,8 @@ func checks(hc *hostCtx, s *fingerprint.Service) []*Finding {
 	if ev["http.path./varz.status"] == "200" {
 		add(chkNATSMon, "GET /varz returned the server's configuration and statistics.", "http.path./varz.status")
 	}
-	if strings.Contains(strings.ToLower(s.Product), "etcd") && !s.TLS && strings.HasPrefix(ev["http.status_line"], "HTTP/") {
-		add(chkEtcdClear, "The etcd API answered plain HTTP.", "http.path./version.body", "http.status_line")
+	if strings.Contains(strings.ToLower(s.Product), "etcd") && !s.TLS && (isHTTP(s) || strings.HasPrefix(ev["probe.etcd-version"], "HTTP/")) {
+		add(chkEtcdClear, "The etcd API answered plain HTTP.", "http.path./version.body", "http.status_line", "probe.etcd-version")
 	}
 	if f := openProxyFromEvidence(s); f != nil {
 		out = append(out, f)

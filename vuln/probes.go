@@ -103,13 +103,14 @@ var pathProbes = []pathProbe{
 		"/version", []string{"docker"}, bodyHas("ApiVersion", "GoVersion")},
 }
 
-// isHTTP reports whether a service speaks HTTP (any flavour).
+// isHTTP reports whether a service speaks HTTP (any flavour): by name, or
+// by the http module's evidence.
 func isHTTP(s *fingerprint.Service) bool {
 	switch strings.TrimPrefix(s.Service, "ssl/") {
 	case "http", "https", "http-alt", "http-proxy", "etcd-client", "etcd-server":
-		return s.Evidence["http.status_line"] != "" || s.Evidence["http.status"] != ""
+		return true
 	}
-	return false
+	return s.Evidence["http.status_line"] != ""
 }
 
 // probe runs the active checks that apply to one service.
@@ -170,6 +171,24 @@ func (st *Stage) probe(ctx context.Context, hc *hostCtx, s *fingerprint.Service)
 			return nil, err
 		}
 		return tc, nil
+	}
+	// The engine may have named the port from another probe's answer and
+	// left the http module's evidence out: fetch "/" for the header check.
+	if s.Evidence["http.status"] == "" {
+		if fields, _, err := phttp.FetchPath(ctx, env, "/"); err == nil || fields != nil {
+			pre := phttp.PathPrefix("/")
+			cp := *s
+			cp.Evidence = map[string]string{}
+			for k, v := range fields {
+				if strings.HasPrefix(k, pre+".") {
+					cp.Evidence["http."+strings.TrimPrefix(k, pre+".")] = v
+				}
+			}
+			if f := headerCheck(&cp); f != nil {
+				f.Source = "probe"
+				out = append(out, f)
+			}
+		}
 	}
 	prod := strings.ToLower(s.Product)
 	for _, p := range pathProbes {

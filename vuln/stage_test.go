@@ -276,6 +276,19 @@ func TestProbes(t *testing.T) {
 	if got != "http-git-exposed,http-metrics-exposed,http-open-proxy,http-server-status" {
 		t.Errorf("probes: %s", got)
 	}
+	// A port named http from another probe's answer, without the http
+	// module's evidence: "/" is fetched for the header check.
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html><title>x</title></html>")
+	}))
+	defer page.Close()
+	host, portS, _ = net.SplitHostPort(strings.TrimPrefix(page.URL, "http://"))
+	port, _ = strconv.Atoi(portS)
+	bare := &fingerprint.Service{Host: host, Port: port, Transport: "tcp", Service: "http", Product: "NATS server", Evidence: map[string]string{}}
+	if got := ids(st.probe(context.Background(), &hostCtx{h: scan.HostRecord{Host: host}, now: time.Now()}, bare)); got != "http-security-headers" {
+		t.Errorf("bare http: %s", got)
+	}
 }
 
 // FuzzChecks feeds arbitrary evidence values to every check: no panic.

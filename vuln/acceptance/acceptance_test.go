@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -331,5 +334,68 @@ func TestRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s: %d services", lab.file, len(svcs))
+	}
+}
+
+// TestLabCLI runs the same evaluation through the built binary (`portrait
+// scan -o jsonl`, connect scan, builtin CVE set): the flags, the stage
+// wiring and the record stream end to end.
+func TestLabCLI(t *testing.T) {
+	if os.Getenv("PORTRAIT_INTEGRATION") != "1" {
+		t.Skip("PORTRAIT_INTEGRATION not set")
+	}
+	bin := filepath.Join(t.TempDir(), "portrait")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/portrait")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, lab := range []struct {
+		name, truth string
+		ports       []int
+		probe       int
+	}{{"lab-cli", "testdata/lab-truth.yaml", labPorts, 22}, {"lab2-cli", "testdata/lab2-truth.yaml", lab2Ports, 20022}} {
+		if !reachable(lab.probe) {
+			t.Logf("%s: not running", lab.name)
+			continue
+		}
+		ps := make([]string, len(lab.ports))
+		for i, p := range lab.ports {
+			ps[i] = strconv.Itoa(p)
+		}
+		cmd := exec.Command(bin, "scan", "127.0.0.1", "-p", strings.Join(ps, ","), "--scan", "connect", "-o", "jsonl",
+			"--no-workspace", "--vulndb", "none", "--compliance", "pci-dss")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", lab.name, err)
+		}
+		var fs []*vuln.Finding
+		types := map[string]int{}
+		for _, line := range strings.Split(string(out), "\n") {
+			var head struct{ Type string }
+			if json.Unmarshal([]byte(line), &head) != nil {
+				continue
+			}
+			types[head.Type]++
+			if head.Type == "finding" {
+				var f vuln.Finding
+				if err := json.Unmarshal([]byte(line), &f); err != nil {
+					t.Fatal(err)
+				}
+				fs = append(fs, &f)
+			}
+		}
+		if types["asset"] != 1 || types["compliance"] != 1 {
+			t.Errorf("%s: record types %v", lab.name, types)
+		}
+		s := score(lab.name, loadTruth(t, lab.truth), fs)
+		report(t, s)
+		if len(s.FalsePositives) > 0 {
+			t.Errorf("%s: false positives %v", lab.name, s.FalsePositives)
+		}
+		for _, m := range s.Missed {
+			if !strings.HasPrefix(m, "5901 ") && !strings.HasPrefix(m, "20082 ") {
+				t.Errorf("%s: missed %s", lab.name, m)
+			}
+		}
 	}
 }
