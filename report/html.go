@@ -117,6 +117,7 @@ type htmlTech struct {
 type htmlKV struct{ K, V string }
 
 type htmlFinding struct {
+	Status   string // confirmed, potential... as the stage says
 	Severity string
 	ID       string
 	Title    string
@@ -231,6 +232,7 @@ func (h *HTML) End(m scan.Meta) error {
 				if p := str(f["port"]); p != "" && p != "0" {
 					hf.Port = p
 				}
+				hf.Status = str(f["status"])
 				hf.Search = strings.ToLower(hv.Host + " " + hf.Severity + " " + hf.ID + " " + hf.Title + " " + hf.Port)
 				words = append(words, hf.Search)
 				x.Findings = append(x.Findings, hf)
@@ -255,6 +257,9 @@ func (h *HTML) End(m scan.Meta) error {
 			}
 			x.Others = append(x.Others, hr)
 		}
+		sort.SliceStable(x.Findings, func(a, b int) bool {
+			return severityRank(x.Findings[a].Severity) > severityRank(x.Findings[b].Severity)
+		})
 		x.Search = strings.ToLower(strings.Join(words, " "))
 		doc.Hosts = append(doc.Hosts, x)
 	}
@@ -262,6 +267,9 @@ func (h *HTML) End(m scan.Meta) error {
 	doc.Services = bars(services, 20)
 	doc.Products = bars(products, 20)
 	doc.Severity = bars(severity, 10)
+	sort.SliceStable(doc.Severity, func(a, b int) bool {
+		return severityRank(doc.Severity[a].Label) > severityRank(doc.Severity[b].Label)
+	})
 	return htmlTmpl.Execute(h.w, doc)
 }
 
@@ -284,6 +292,23 @@ func bars(m map[string]int, n int) []htmlBar {
 		out[i].Width = 100 * float64(out[i].N) / float64(out[0].N)
 	}
 	return out
+}
+
+// severityRank orders severities, unknown ones lowest.
+func severityRank(s string) int {
+	switch s {
+	case "critical":
+		return 5
+	case "high":
+		return 4
+	case "medium", "moderate":
+		return 3
+	case "low":
+		return 2
+	case "info", "informational", "none":
+		return 1
+	}
+	return 0
 }
 
 func humanTime(s string) string {

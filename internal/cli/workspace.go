@@ -455,6 +455,7 @@ func writeReport(g *globals, format, out string, render func(io.Writer) error) e
 		tmp.Close()
 		return err
 	}
+	_ = tmp.Chmod(0o644) // a report is for reading: not CreateTemp's 0600
 	if err := tmp.Close(); err != nil {
 		return err
 	}
