@@ -107,7 +107,7 @@ var pathProbes = []pathProbe{
 // by the http module's evidence.
 func isHTTP(s *fingerprint.Service) bool {
 	switch strings.TrimPrefix(s.Service, "ssl/") {
-	case "http", "https", "http-alt", "http-proxy", "etcd-client", "etcd-server":
+	case "http", "https", "http-alt", "http-proxy", "etcd-client", "etcd-server", "ipp":
 		return true
 	}
 	return s.Evidence["http.status_line"] != ""
