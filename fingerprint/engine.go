@@ -34,7 +34,8 @@ import (
 // Config tunes the engine. The zero value of a field means its default.
 type Config struct {
 	// BannerWait is how long a silent port is given to speak first
-	// (default 700ms; raised for slow links from the measured connect time).
+	// (default 500ms, then the first connection keeps listening while the
+	// probes run; raised for slow links from the measured connect time).
 	BannerWait time.Duration
 	// ProbeTimeout bounds one probe or module dialogue round (default 1s).
 	ProbeTimeout time.Duration
@@ -65,7 +66,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.BannerWait <= 0 {
-		c.BannerWait = 700 * time.Millisecond
+		c.BannerWait = 500 * time.Millisecond
 	}
 	if c.ProbeTimeout <= 0 {
 		c.ProbeTimeout = time.Second
@@ -507,8 +508,10 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 		// opened a moment before the others so that a server handling one
 		// connection at a time (gunicorn's sync worker) serves it next.
 		rank := func(m protocol.Module) int {
-			if m.Info().Name == "http" {
-				return 1 << 20
+			for i, name := range silentOrder {
+				if m.Info().Name == name {
+					return 1<<20 - i
+				}
 			}
 			return m.Info().Priority
 		}
@@ -632,6 +635,13 @@ func (e *Engine) hardMatch(field string, resp []byte) bool {
 	}
 	return false
 }
+
+// silentOrder ranks the client-first protocols a port that waits for the
+// client most often speaks, commonest first (the rest follow by module
+// priority): with a few connections at a time per port, the likely answer
+// comes in the first wave.
+var silentOrder = []string{"http", "redis", "postgresql", "memcached", "mongodb", "smb", "ldap", "rdp",
+	"dns", "amqp", "mqtt", "zookeeper", "epmd", "erlang-dist", "sip", "xmpp", "irc", "git", "echo"}
 
 // reaction says whether a module's outcome shows the server reacted to
 // what was sent (an answer, another protocol, a close) rather than staying

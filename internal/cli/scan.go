@@ -100,7 +100,7 @@ ARP on local networks; deep: + TCP SYN; tcp: TCP only) and only live hosts are p
 	f.IntVar(&o.retries, "retries", -1, "retries of a port that did not answer (default 1)")
 	f.BoolVar(&o.noFingerprint, "no-fingerprint", false, "skip service fingerprinting: report port states only")
 	f.StringArrayVar(&o.rules, "rules", nil, "extra fingerprint rule file (YAML, docs/rules.md); repeatable")
-	f.DurationVar(&o.bannerWait, "banner-wait", 0, "how long a port is given to speak first (default 700ms)")
+	f.DurationVar(&o.bannerWait, "banner-wait", 0, "how long a port is given to speak first (default 500ms)")
 	f.DurationVar(&o.probeTimeout, "probe-timeout", 0, "timeout of one fingerprint probe (default 1s)")
 	f.IntVar(&o.maxProtocols, "max-protocols", 0, "stop probing a port after this many protocols confirmed (default 3)")
 	f.IntVar(&o.intensity, "version-intensity", -1, "0-9: how many rare data probes unknown services get (default 7)")
