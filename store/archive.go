@@ -589,11 +589,13 @@ func (a *Archive) End(m scan.Meta) error {
 		a.commit(b)
 	}
 	innerErr := a.opt.Inner.End(m)
-	endErr = a.finish(interrupted, scanErr)
-	if innerErr != nil {
-		return innerErr
+	// An archive that could not be written (a full disk) is said loudly
+	// and recorded in status.json, but does not fail the scan: the user's
+	// output is complete.
+	if endErr = a.finish(interrupted, scanErr); endErr != nil {
+		a.log.Error("scan not fully archived", "scan", a.opt.ID, "err", endErr)
 	}
-	return endErr
+	return innerErr
 }
 
 // Fail marks the scan failed (an error ended it before End).
