@@ -364,7 +364,7 @@ func (r *recorder) recordHTTP(ctx context.Context, p *Personality) error {
 			return got{req: req}, nil
 		}
 		head := bytes.HasPrefix(req, []byte("HEAD "))
-		raw, first, closed := c.read(ctx, func(b []byte) bool { return httpResponseDone(b, head) }, r.o.Timeout, 150*time.Millisecond)
+		raw, first, closed := c.read(ctx, func(b []byte) bool { return httpResponseDone(b, head) }, r.o.Timeout, r.o.Quiet)
 		return got{req: req, raw: raw, latency: first, closed: closed, p: classifyHTTP(req)}, nil
 	}
 	seen := map[string]bool{}
@@ -618,8 +618,8 @@ func (ss *session) lookupHTTP(p Parsed) (*Entry, string) {
 		if p.Command == "HEAD" {
 			cmds = append(cmds, "GET")
 		}
-		for _, cmd := range cmds {
-			for _, t := range []string{f[0], "missing", "root"} {
+		for _, t := range []string{f[0], "missing", "root"} {
+			for _, cmd := range cmds {
 				for _, v := range []string{f[1], "1.0", "1.1"} {
 					for _, flags := range []string{" close", ""} {
 						if e := get(cmd, t+" "+v+flags); e != nil {
@@ -680,4 +680,3 @@ func (ss *session) renderHTTP(e *Entry, p Parsed) []byte {
 	}
 	return b.Bytes()
 }
-

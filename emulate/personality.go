@@ -83,6 +83,10 @@ type TLSLook struct {
 	NotBefore time.Time `yaml:"not_before"`
 	NotAfter  time.Time `yaml:"not_after"`
 	Key       string    `yaml:"key"` // RSA-2048, RSA-3072, ECDSA-P256...
+	// Relative: the original made its certificate shortly before the
+	// recording; the emulator shifts the validity by the time since
+	// recorded.at, so it stays as fresh as the original's.
+	Relative bool `yaml:"relative,omitempty"`
 }
 
 // SSHLook is what an SSH client sees before the key exchange.

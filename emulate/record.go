@@ -31,10 +31,18 @@ type RecordOptions struct {
 	// Timeout is the wait for one reply (default 3s); LongWait the wait
 	// for replies servers delay on purpose, after a failed login (default 10s).
 	Timeout, LongWait time.Duration
-	// Source is the local address to dial from. Empty: 127.0.0.2 for a
-	// 127.0.0.1 target when the system allows it, so that the client's
-	// address (echoed by some servers) differs from the server's and each
-	// gets its own placeholder.
+	// Quiet is how long the server must stay silent after an answer
+	// for the answer to be complete (default 150ms): it catches trailing
+	// lines and hang-ups.
+	Quiet time.Duration
+	// Source is the local address to dial from (default: the system's
+	// choice). Servers answer a client on their own host differently from
+	// a remote one (Dovecot counts localhost as secure and offers
+	// plaintext login), so the personality is the server as seen from
+	// Source. When the client's and the server's addresses differ, each
+	// echo of them gets its own placeholder; when they are the same, an
+	// address in the greeting is taken for the server's and one elsewhere
+	// for the client's.
 	Source string
 	// Users are local user names that exist on the original (SMTP
 	// recipient classes); "postmaster" always does (RFC 5321).
@@ -62,6 +70,9 @@ func Record(ctx context.Context, o RecordOptions) (*Personality, error) {
 	}
 	if o.LongWait <= 0 {
 		o.LongWait = 10 * time.Second
+	}
+	if o.Quiet <= 0 {
+		o.Quiet = 150 * time.Millisecond
 	}
 	if o.Progress == nil {
 		o.Progress = func(string, ...any) {}
@@ -115,6 +126,11 @@ type recorder struct {
 	clientIP   string
 	tlsLook    *TLSLook
 	eol        string
+	// errsPerConn is how many refusals one connection may draw (below
+	// the server's error limit).
+	errsPerConn int
+	// tlsPrefix reaches TLS: the setup and the upgrade command.
+	tlsPrefix []string
 }
 
 func (r *recorder) note(format string, a ...any) {
@@ -124,9 +140,6 @@ func (r *recorder) note(format string, a ...any) {
 // pickSource chooses the local address (see RecordOptions.Source).
 func (r *recorder) pickSource(ctx context.Context) {
 	src := r.o.Source
-	if src == "" && r.host == "127.0.0.1" {
-		src = "127.0.0.2"
-	}
 	if src == "" {
 		return
 	}
@@ -294,6 +307,15 @@ func (r *recorder) recordLines(ctx context.Context, p *Personality) error {
 		return err
 	}
 	d := r.dialectFor(p)
+	// The error limit first: the test set must stay below it.
+	r.recordErrorLimit(ctx, p, d)
+	r.errsPerConn = errorsPerConn
+	if m := p.Limits.MaxErrors; m > 0 {
+		if !p.Limits.ErrorCloseWaits {
+			m--
+		}
+		r.errsPerConn = max(1, min(r.errsPerConn, m))
+	}
 	var all []exchange
 	reached := map[string]bool{}
 	for _, st := range stateOrder[p.Protocol] {
@@ -323,6 +345,7 @@ func (r *recorder) recordLines(ctx context.Context, p *Personality) error {
 	}
 	if up != nil {
 		prefix := append(append([]string{}, lineSetup[p.Protocol][up.state]...), up.line)
+		r.tlsPrefix = prefix
 		for _, st := range tlsStates[p.Protocol] {
 			tests := append(append([]string{}, lineTests[p.Protocol]...), overlongTest)
 			ex, ok := r.runState(ctx, p, d, st, lineSetup[p.Protocol][st], tests, true, prefix)
@@ -335,8 +358,7 @@ func (r *recorder) recordLines(ctx context.Context, p *Personality) error {
 		}
 		p.TLS = r.tlsLook
 	}
-	r.recordErrorLimit(ctx, p, d)
-	p.Replies = r.entries(p, d, all, reached)
+	p.Replies = r.entries(ctx, p, d, all, reached)
 	if p.Protocol == "smtp" && reached["data"] {
 		p.Replies = append(p.Replies, smtpDataEnd(greet, all))
 	}
@@ -368,7 +390,7 @@ func (r *recorder) recordGreeting(ctx context.Context, p *Personality) ([]byte, 
 			return nil, fmt.Errorf("record: %w", err)
 		}
 		c := &conn{c: nc}
-		raw, _, _ := c.read(ctx, greetingDone(p.Protocol), r.o.Timeout, 150*time.Millisecond)
+		raw, _, _ := c.read(ctx, greetingDone(p.Protocol), r.o.Timeout, r.o.Quiet)
 		if len(raw) == 0 {
 			c.close()
 			return nil, fmt.Errorf("record: %s sent no greeting within %s", r.o.Target, r.o.Timeout)
@@ -396,8 +418,85 @@ func (r *recorder) recordGreeting(ctx context.Context, p *Personality) ([]byte, 
 	for i, raw := range raws {
 		samples[i] = r.templ(raw, nil, true)
 	}
-	p.Greeting = r.replyOf(templateDiff(samples, sessions), greet)
+	ss := templateDiff(samples, sessions)
+	if r.ambiguous(greet) {
+		ss = r.relabel(ss, r.replayFromAlt(ctx, p, nil, exchange{}))
+	}
+	p.Greeting = r.replyOf(ss, greet)
 	return greet, nil
+}
+
+// ambiguous: an answer holds the address that is both the client's and
+// the server's (a recording over loopback).
+func (r *recorder) ambiguous(raw []byte) bool {
+	return r.o.Source == "" && r.clientIP == r.host && strings.HasPrefix(r.host, "127.") &&
+		bytes.Contains(raw, []byte(r.host))
+}
+
+// altSource is another loopback address to tell the client's address
+// from the server's.
+func (r *recorder) altSource() string {
+	if r.host == "127.0.0.2" {
+		return "127.0.0.3"
+	}
+	return "127.0.0.2"
+}
+
+// replayFromAlt gets the same answer again from the other loopback
+// address (the greeting when d is nil); nil when that is not possible.
+func (r *recorder) replayFromAlt(ctx context.Context, p *Personality, d dialect, ex exchange) []byte {
+	saveSrc, saveIP := r.source, r.clientIP
+	r.source = &net.TCPAddr{IP: net.ParseIP(r.altSource())}
+	defer func() { r.source, r.clientIP = saveSrc, saveIP }()
+	if d == nil {
+		nc, err := r.dial(ctx)
+		if err != nil {
+			return nil
+		}
+		c := &conn{c: nc}
+		defer c.close()
+		raw, _, _ := c.read(ctx, greetingDone(p.Protocol), r.o.Timeout, r.o.Quiet)
+		return raw
+	}
+	var prefix []string
+	if ex.tls {
+		prefix = r.tlsPrefix
+	}
+	c, ok := r.reach(ctx, p, d, ex.state, lineSetup[p.Protocol][ex.state], prefix)
+	if !ok {
+		return nil
+	}
+	defer c.close()
+	if c.write([]byte(ex.line+"\r\n"), r.o.Timeout) != nil {
+		return nil
+	}
+	raw, _, _ := c.read(ctx, func(b []byte) bool { return d.replyDone(ex.p, b) }, r.o.LongWait, r.o.Quiet)
+	return raw
+}
+
+// relabel decides the address placeholders of an ambiguous answer from
+// the same answer to the other address: there, the client's address shows
+// as itself, the server's stays.
+func (r *recorder) relabel(ss segs, alt []byte) segs {
+	hasAlt := bytes.Contains(alt, []byte(r.altSource()))
+	hasHost := bytes.Contains(alt, []byte(r.host))
+	name := ""
+	switch {
+	case hasAlt && !hasHost:
+		name = "client_ip"
+	case hasHost && !hasAlt:
+		name = "server_ip"
+	default:
+		return ss
+	}
+	out := make(segs, len(ss))
+	for i, s := range ss {
+		if s.ph && (s.text == "client_ip" || s.text == "server_ip") {
+			s.text = name
+		}
+		out[i] = s
+	}
+	return out
 }
 
 func firstLineOf(b []byte) []byte {
@@ -560,6 +659,11 @@ func (r *recorder) reach(ctx context.Context, p *Personality, d dialect, st stri
 				_ = tc.SetDeadline(time.Time{})
 				if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 && r.tlsLook == nil {
 					r.tlsLook = lookOf(certs[0])
+					// A certificate made moments ago (Exim makes its own
+					// at start) is made anew by the emulator too.
+					if d := r.at.Sub(r.tlsLook.NotBefore); d > -24*time.Hour && d < 24*time.Hour {
+						r.tlsLook.Relative = true
+					}
 				}
 				c.c, c.tls = tc, true
 			}
@@ -640,7 +744,7 @@ func (r *recorder) runState(ctx context.Context, p *Personality, d dialect, st s
 			c = nil
 			continue
 		}
-		raw, first, closed := c.read(ctx, func(b []byte) bool { return d.replyDone(pp, b) }, wait, 120*time.Millisecond)
+		raw, first, closed := c.read(ctx, func(b []byte) bool { return d.replyDone(pp, b) }, wait, r.o.Quiet)
 		ex := exchange{state: st, tls: inTLS, line: line, p: pp, raw: raw, latency: first, closed: closed}
 		if len(raw) > 0 {
 			ex.outcome = d.outcome(pp, raw)
@@ -650,7 +754,7 @@ func (r *recorder) runState(ctx context.Context, p *Personality, d dialect, st s
 		if ex.outcome == outcomeError {
 			errs++
 		}
-		if closed || len(raw) == 0 || ex.next != st || d.startTLS(pp, ex.outcome) || errs >= errorsPerConn {
+		if closed || len(raw) == 0 || ex.next != st || d.startTLS(pp, ex.outcome) || errs >= r.errsPerConn {
 			c.close()
 			c = nil
 		}
@@ -683,7 +787,7 @@ func (r *recorder) recordErrorLimit(ctx context.Context, p *Personality, d diale
 		if err := c.write([]byte(junk+"\r\n"), r.o.Timeout); err != nil {
 			break
 		}
-		raw, first, closed := c.read(ctx, func(b []byte) bool { return d.replyDone(pp, b) }, r.o.LongWait, 150*time.Millisecond)
+		raw, first, closed := c.read(ctx, func(b []byte) bool { return d.replyDone(pp, b) }, r.o.LongWait, r.o.Quiet)
 		if len(raw) == 0 {
 			break
 		}
@@ -735,7 +839,7 @@ func roundDelay(d time.Duration) time.Duration {
 
 // entries turns the exchanges into personality entries, merging the
 // states that answered a class alike.
-func (r *recorder) entries(p *Personality, d dialect, all []exchange, reached map[string]bool) []Entry {
+func (r *recorder) entries(ctx context.Context, p *Personality, d dialect, all []exchange, reached map[string]bool) []Entry {
 	type key struct{ cmd, arg string }
 	type rec struct {
 		state string
@@ -753,7 +857,11 @@ func (r *recorder) entries(p *Personality, d dialect, all []exchange, reached ma
 			fields["line"] = "" // never echo these in full
 		}
 		e := Entry{Command: ex.p.Command, Arg: ex.p.Arg, Sent: showLine(ex.line)}
-		rep := r.replyOf(r.templ(ex.raw, fields, false), ex.raw)
+		ss := r.templ(ex.raw, fields, false)
+		if r.ambiguous(ex.raw) {
+			ss = r.relabel(ss, r.replayFromAlt(ctx, p, d, ex))
+		}
+		rep := r.replyOf(ss, ex.raw)
 		if ex.p.NoReply && len(ex.raw) == 0 {
 			continue // nothing to store: no answer was due
 		}

@@ -116,7 +116,7 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 		if look == nil {
 			look = &TLSLook{Subject: "CN=" + s.vars["hostname"], Key: "RSA-2048"}
 		}
-		c, err := look.certificate()
+		c, err := look.certificate(s.P.Recorded.At)
 		s.cert, s.certErr = &c, err
 	})
 	if s.certErr != nil {
@@ -173,19 +173,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // session holds one client's state.
 type session struct {
-	s       *Server
-	id      uint64
-	c       net.Conn
-	br      *bufio.Reader
-	start   time.Time
-	state   string
-	tls     bool
-	errors  int
-	fields  map[string]string
-	read    int64
-	reason  string
-	ctx     context.Context
-	ended   bool
+	s      *Server
+	id     uint64
+	c      net.Conn
+	br     *bufio.Reader
+	start  time.Time
+	state  string
+	tls    bool
+	errors int
+	fields map[string]string
+	read   int64
+	reason string
+	ctx    context.Context
+	ended  bool
 }
 
 func (s *Server) session(ctx context.Context, c net.Conn, id uint64) {

@@ -171,7 +171,7 @@ func (r *recorder) recordSSH(ctx context.Context, p *Personality) error {
 		return fmt.Errorf("record: %w", err)
 	}
 	c := &conn{c: nc}
-	raw, _, _ := c.read(ctx, func(b []byte) bool { return bytes.Contains(b, []byte("SSH-")) && bytes.HasSuffix(b, []byte("\n")) }, r.o.Timeout, 300*time.Millisecond)
+	raw, _, _ := c.read(ctx, func(b []byte) bool { return bytes.Contains(b, []byte("SSH-")) && bytes.HasSuffix(b, []byte("\n")) }, r.o.Timeout, 2*r.o.Quiet)
 	i := bytes.Index(raw, []byte("SSH-"))
 	if i < 0 {
 		c.close()
@@ -244,7 +244,7 @@ func (r *recorder) recordSSH(ctx context.Context, p *Personality) error {
 			return err
 		}
 		c := &conn{c: nc}
-		_, _, _ = c.read(ctx, func(b []byte) bool { return bytes.HasSuffix(b, []byte("\n")) }, r.o.Timeout, 200*time.Millisecond)
+		_, _, _ = c.read(ctx, func(b []byte) bool { return bytes.HasSuffix(b, []byte("\n")) }, r.o.Timeout, r.o.Quiet)
 		_ = c.write(pr.send, r.o.Timeout)
 		got, first, closed := c.read(ctx, func([]byte) bool { return false }, r.o.Timeout, 0)
 		c.close()

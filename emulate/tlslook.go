@@ -123,7 +123,7 @@ func parseDN(s string) pkix.Name {
 
 // certificate generates the look-alike: same subject, issuer name, names,
 // validity, serial and key type; signed by its own fresh key.
-func (l *TLSLook) certificate() (tls.Certificate, error) {
+func (l *TLSLook) certificate(recorded time.Time) (tls.Certificate, error) {
 	spec, err := keySpec(l.Key)
 	if err != nil {
 		spec = keyKind{rsaBits: 2048}
@@ -144,6 +144,10 @@ func (l *TLSLook) certificate() (tls.Certificate, error) {
 		serial, _ = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
 	}
 	nb, na := l.NotBefore, l.NotAfter
+	if l.Relative && !recorded.IsZero() {
+		shift := time.Since(recorded)
+		nb, na = nb.Add(shift), na.Add(shift)
+	}
 	if nb.IsZero() || na.IsZero() || !na.After(nb) {
 		nb, na = time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour)
 	}
