@@ -36,14 +36,15 @@ bench() { # ID TOOL RATE TRUTH COUNT_FN -- CMD... (@ in CMD = this run's file pr
     local f="$OUT/$id.$i" t m rc found miss extra
     local cmd=("${@//@/$f}")
     printf '%s\n' "${cmd[*]}" >"$f.cmd"
-    /usr/bin/time -f '%e %M' -o "$f.time" timeout 300 "${cmd[@]}" >"$f.stdout" 2>"$f.stderr"; rc=$?
-    read -r t m < <(tail -1 "$f.time")
+    /usr/bin/time -f '%e %M %U %S' -o "$f.time" timeout 300 "${cmd[@]}" >"$f.stdout" 2>"$f.stderr"; rc=$?
+    read -r t m u s < <(tail -1 "$f.time")
+    local cpu; cpu=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')
     "$count" "$f" | sort -u >"$f.res"
     found=$(comm -12 "$f.res" "$truth" | wc -l)
     miss=$(comm -13 "$f.res" "$truth" | wc -l)
     extra=$(comm -23 "$f.res" "$truth" | wc -l)
-    printf '%-7s %-8s %-8s %3s %8s %8s %7s %7s %5s %5s %3s\n' "$id" "$tool" "$rate" "$i" "$t" "$m" \
-      "$found" "$(wc -l <"$truth")" "$miss" "$extra" "$rc" | tee -a "$OUT/runs.txt"
+    printf '%-7s %-8s %-8s %3s %8s %8s %7s %7s %5s %5s %3s %6s\n' "$id" "$tool" "$rate" "$i" "$t" "$m" \
+      "$found" "$(wc -l <"$truth")" "$miss" "$extra" "$rc" "$cpu" | tee -a "$OUT/runs.txt"
   done
 }
 c_portrait() { $PY -c '
@@ -60,11 +61,12 @@ summary() {
 import sys, statistics as st
 rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
 ids = list(dict.fromkeys(r[0] for r in rows))
-print("%-7s %-8s %-8s %7s %9s %9s %7s %13s" % ("id", "tool", "rate", "wall_s", "rss_kib", "found_med", "truth", "found_range"))
+print("%-7s %-8s %-8s %7s %7s %7s %9s %9s %7s %13s" % ("id", "tool", "rate", "wall_s", "min_s", "cpu_s", "rss_kib", "found_med", "truth", "found_range"))
 for i in ids:
     g = [r for r in rows if r[0] == i]; w = [float(r[4]) for r in g]; f = [int(r[6]) for r in g]
-    print("%-7s %-8s %-8s %7.2f %9d %9d %7s %13s" % (i, g[0][1], g[0][2], st.median_low(w), max(int(r[5]) for r in g),
-          st.median_low(f), g[0][7], "%d-%d" % (min(f), max(f))))
+    c = [float(r[11]) for r in g]
+    print("%-7s %-8s %-8s %7.2f %7.2f %7.2f %9d %9d %7s %13s" % (i, g[0][1], g[0][2], st.median_low(w), min(w), st.median_low(c),
+          max(int(r[5]) for r in g), st.median_low(f), g[0][7], "%d-%d" % (min(f), max(f))))
 PYEOF
 }
 
@@ -82,7 +84,7 @@ waker_stop() {
   rm -f "$OUT/waker.pid"
 }
 
-header() { printf '%-7s %-8s %-8s %3s %8s %8s %7s %7s %5s %5s %3s\n' id tool rate rep wall_s rss_kib found truth miss extra rc | tee "$OUT/runs.txt"; }
+header() { printf '%-7s %-8s %-8s %3s %8s %8s %7s %7s %5s %5s %3s %6s\n' id tool rate rep wall_s rss_kib found truth miss extra rc cpu_s | tee "$OUT/runs.txt"; }
 
 prepare() {
   if [ "$OUT" = /run/portrait-bench/out ]; then rm -rf "$OUT"
