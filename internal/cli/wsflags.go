@@ -44,7 +44,7 @@ func addWorkspaceFlags(cmd *cobra.Command, o *scanOpts) {
 	f := cmd.Flags()
 	f.StringVar(&o.ws.dir, "workspace-dir", "", "workspace folder that archives every scan (default $PORTRAIT_WORKSPACE, else $XDG_DATA_HOME/portrait or ~/.local/share/portrait)")
 	f.BoolVar(&o.ws.disabled, "no-workspace", false, "do not archive this scan in the workspace (no resume, diff or report later)")
-	f.StringVar(&o.ws.resume, "resume", "", "finish an interrupted scan: ID (or latest) from `portrait scans list`; takes no targets, the scan's own settings are used")
+	f.StringVar(&o.ws.resume, "resume", "", "finish an interrupted scan: ID (or latest) from portrait scans list; takes no targets, the scan's own settings are used")
 	f.BoolVar(&o.ws.noBanners, "no-banners", false, "do not keep the raw responses in the workspace (artifacts/banners)")
 	f.StringVar(&o.ws.id, "scan-id", "", "archive under this scan id (for scripts; default: time-based)")
 	f.StringVar(&o.ws.monitor, "monitor-name", "", "monitor job that runs this scan")
