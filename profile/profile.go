@@ -657,3 +657,19 @@ func names(svcs []*fingerprint.Service) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TableLine is the asset's line in portrait's table output.
+func (a *Asset) TableLine() string {
+	os := "OS unknown"
+	if a.OS != nil && a.OS.Name != "" {
+		os = fmt.Sprintf("%s (%d%%)", a.OS.Name, a.OS.Confidence)
+	}
+	line := fmt.Sprintf("%s: %s, %s", a.Host, a.DeviceType.Value, os)
+	if len(a.Functions) > 0 {
+		line += ", " + strings.Join(a.Functions, ", ")
+	}
+	if a.Risk != nil {
+		line += fmt.Sprintf("; risk %s (%.0f)", a.Risk.Level, a.Risk.Score)
+	}
+	return line
+}

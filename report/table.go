@@ -21,6 +21,7 @@ type Table struct {
 	ports    []scan.PortRecord
 	hosts    []scan.HostRecord
 	errs     []scan.ErrorRecord
+	records  []tableRecord
 }
 
 // NewTable returns a table sink.
@@ -34,9 +35,19 @@ func (t *Table) Port(p scan.PortRecord) error { t.ports = append(t.ports, p); re
 
 func (t *Table) Service(s *fingerprint.Service) error { t.services = append(t.services, s); return nil }
 
-// Record is not shown in the table yet: later stages print their own
-// summaries (the JSON formats carry every record).
-func (t *Table) Record(scan.Record) error { return nil }
+// tableLiner is a record that has a line in the table (assets, findings);
+// the JSON formats carry every record whole.
+type tableLiner interface{ TableLine() string }
+
+// Record keeps the records of later stages that have a table line.
+func (t *Table) Record(r scan.Record) error {
+	if tl, ok := r.(tableLiner); ok {
+		t.records = append(t.records, tableRecord{kind: r.RecordType(), line: tl.TableLine()})
+	}
+	return nil
+}
+
+type tableRecord struct{ kind, line string }
 
 func (t *Table) Error(e scan.ErrorRecord) error { t.errs = append(t.errs, e); return nil }
 
@@ -114,6 +125,19 @@ func (t *Table) End(m scan.Meta) error {
 		fmt.Fprintln(t.w, r.line)
 		for _, x := range r.extra {
 			fmt.Fprintln(t.w, x)
+		}
+	}
+	for _, kind := range []string{"asset", "finding"} {
+		first := true
+		for _, r := range t.records {
+			if r.kind != kind {
+				continue
+			}
+			if first {
+				fmt.Fprintf(t.w, "\n%ss:\n", kind)
+				first = false
+			}
+			fmt.Fprintln(t.w, "  "+r.line)
 		}
 	}
 	for _, h := range t.hosts {

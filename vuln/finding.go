@@ -1,6 +1,7 @@
 package vuln
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -158,4 +159,17 @@ func addTag(tags []string, t string) []string {
 		}
 	}
 	return append(tags, t)
+}
+
+// TableLine is the finding's line in portrait's table output.
+func (f *Finding) TableLine() string {
+	where := f.Host
+	if f.Port > 0 {
+		where = fmt.Sprintf("%s:%d/%s", f.Host, f.Port, f.Transport)
+	}
+	status := ""
+	if f.Status != "" && f.Status != "confirmed" {
+		status = " (" + f.Status + ")"
+	}
+	return fmt.Sprintf("%-8s %-24s %s: %s%s", f.Severity, where, f.ID, f.Title, status)
 }
