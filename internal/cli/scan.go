@@ -107,7 +107,7 @@ ARP on local networks; deep: + TCP SYN; tcp: TCP only) and only live hosts are p
 	f.IntVar(&o.fpConcurrency, "fingerprint-concurrency", 0, "ports fingerprinted at once (default 64)")
 	f.BoolVar(&o.noTLS, "no-tls", false, "do not try TLS on ports that are silent")
 	f.BoolVar(&o.allPorts, "fingerprint-all-ports", false, "also probe the raw printer ports 9100-9107 (printers print what they receive)")
-	f.StringVarP(&o.output, "output", "o", "", "output format: table, json, jsonl, csv (default table)")
+	f.StringVarP(&o.output, "output", "o", "", "output format: table, json, jsonl, csv, html, nmap-xml (default table)")
 	f.StringVar(&o.outputFile, "output-file", "", "write results to FILE instead of stdout")
 	f.BoolVar(&o.reportClosed, "report-closed", false, "also report closed and filtered ports")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no progress line on a terminal")
