@@ -102,7 +102,7 @@ run() {
   command -v zmap >/dev/null && have_zmap=1
   for p in 80 $EXTRA; do echo "$TIP:$p"; done | sort >"$a_truth"
   $PY -c 'import ipaddress;print("\n".join(f"{a}:80" for a in ipaddress.ip_network("'$NET'")))' | sort >"$b_truth"
-  local PT=("$PORTRAIT" scan --scan syn --no-discover --no-fingerprint --no-workspace --no-progress -o jsonl --output-file @.jsonl)
+  local PT=("$PORTRAIT" scan --scan syn --no-discover --no-fingerprint --no-profile --no-vuln --no-risk --no-workspace --no-progress -o jsonl --output-file @.jsonl)
   local MS=(--adapter "$H" --adapter-ip "$HIP" --adapter-mac "$HMAC" --router-mac "$TMAC" --wait "$WAIT")
   : >"$OUT/zmap-empty.conf"; : >"$OUT/zmap-blocklist"; echo "$NET" >"$OUT/zmap-allowlist"
   local ZM=(-C "$OUT/zmap-empty.conf" -b "$OUT/zmap-blocklist" -w "$OUT/zmap-allowlist" -n 65536
@@ -136,7 +136,7 @@ loopback() {
   local truth="$OUT/truth_lo"
   ss -Hltn | awk '{print $4}' | grep '^127\.0\.0\.1:' | sort -u >"$truth"
   header
-  bench lo-p portrait nocap "$truth" c_portrait -- "$PORTRAIT" scan --scan syn --no-discover --no-fingerprint --no-workspace --no-progress -o jsonl --output-file @.jsonl -p- 127.0.0.1
+  bench lo-p portrait nocap "$truth" c_portrait -- "$PORTRAIT" scan --scan syn --no-discover --no-fingerprint --no-profile --no-vuln --no-risk --no-workspace --no-progress -o jsonl --output-file @.jsonl -p- 127.0.0.1
   bench lo-n nmap T5 "$truth" c_nmap -- nmap -sS -T5 -Pn -n -p- 127.0.0.1 -oG @.gnmap
   echo; summary
 }
