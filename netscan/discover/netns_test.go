@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portrait-scanner/portrait/netscan/rawsock"
 	"github.com/portrait-scanner/portrait/netscan/rawsock/netnstest"
 	"github.com/portrait-scanner/portrait/netscan/rawsock/sweep"
 	"github.com/portrait-scanner/portrait/target"
@@ -145,4 +146,42 @@ func TestNetnsDarkNetwork(t *testing.T) {
 		t.Errorf("dark networks %+v (summary %+v)", dark, sum)
 	}
 	t.Logf("%+v %+v", sum, dark)
+}
+
+// The unprivileged ICMP path: a datagram ICMP socket opened inside the
+// namespace (where ping_group_range allows it) pings our end of the link.
+func TestNetnsPingSocket(t *testing.T) {
+	e := netnstest.New(t)
+	e.Sysctl("net.ipv4.ping_group_range=0 2147483647")
+	var ping *rawsock.PingSocket
+	if err := e.InNS(func() error {
+		var err error
+		ping, err = rawsock.OpenPing()
+		return err
+	}); err != nil {
+		t.Skipf("ping socket: %v", err)
+	}
+	nobody := netip.AddrFrom4([4]byte{e.HostIP.As4()[0], e.HostIP.As4()[1], e.HostIP.As4()[2], 77})
+	set, err := target.Load(context.Background(), target.Config{Specs: []string{e.HostIP.String(), nobody.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	found := map[netip.Addr]Host{}
+	sum, err := runPing(context.Background(), Config{Timeout: 200 * time.Millisecond, OnHost: func(h Host) {}},
+		ping, set.Iter(), func(h Host) {
+			mu.Lock()
+			defer mu.Unlock()
+			found[h.Addr] = h
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok := found[e.HostIP]
+	if !ok || h.Method != MethodICMP || h.Reason != ReasonEchoReply || h.RTT <= 0 {
+		t.Errorf("host %s: %+v (summary %+v)", e.HostIP, h, sum)
+	}
+	if _, ok := found[nobody]; ok {
+		t.Errorf("an address nobody holds answered")
+	}
 }
