@@ -57,8 +57,10 @@ func makePlan(m methods, tcpPorts []int) plan {
 		p.ports = append(p.ports, int(p.arp))
 	}
 	if m.tcp {
+		added := map[int]bool{}
 		for _, t := range tcpPorts {
-			if p.tcp[uint16(t)] {
+			if p.tcp[uint16(t)] && !added[t] {
+				added[t] = true
 				p.ports = append(p.ports, t)
 			}
 		}
