@@ -284,14 +284,18 @@ func New(cfg Config) (*Sweep, error) {
 	for i := range s.portIdx {
 		s.portIdx[i] = -1
 	}
-	for i, p := range c.Ports {
+	// Duplicates would leave bits no answer can set: keep the first.
+	uniq := make([]int, 0, len(c.Ports))
+	for _, p := range c.Ports {
 		if p <= 0 || p > 65535 {
 			return nil, errors.New("sweep: port out of range")
 		}
 		if s.portIdx[p] < 0 {
-			s.portIdx[p] = int32(i)
+			s.portIdx[p] = int32(len(uniq))
+			uniq = append(uniq, p)
 		}
 	}
+	s.cfg.Ports = uniq
 	s.rnd = rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15))
 	return s, nil
 }
