@@ -521,11 +521,13 @@ func (r *recorder) templ(raw []byte, fields map[string]string, greeting bool) se
 	ss := newSegs(string(raw))
 	ss = templateDates(ss, r.at)
 	var echoes []echo
-	for _, name := range []string{"line", "arg", "addr", "user", "path", "target"} {
+	for _, name := range []string{"line", "arg", "addr", "user", "path", "target", "host"} {
 		// Only values carrying one of the test set's markers count: a
 		// server's fixed text may contain what was sent by chance
 		// (Postfix's "Syntax: MAIL FROM:<address>").
-		if v := fields[name]; v != "" && hasMarker(v) {
+		// The HTTP Host is echoed wherever it shows (Apache's "Server
+		// at HOST Port"), marker or not: it is the client's to choose.
+		if v := fields[name]; v != "" && (hasMarker(v) || name == "host") {
 			echoes = append(echoes, echo{name, v})
 		}
 	}
@@ -550,7 +552,7 @@ func (r *recorder) templ(raw []byte, fields map[string]string, greeting bool) se
 }
 
 // markers are the distinctive words of the test sets' arguments.
-var markers = []string{"portrait", "nosuchuser7q", "xyzzy", "postmaster", "someone", "x-1"}
+var markers = []string{"portrait", "nosuchuser7q", "xyzzy", "postmaster", "someone", "x-1", "192.0.2.7"}
 
 func hasMarker(v string) bool {
 	l := strings.ToLower(v)

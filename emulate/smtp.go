@@ -216,8 +216,8 @@ func (smtpDialect) replyDone(_ Parsed, buf []byte) bool { return codeReplyDone(b
 // smtpTests is the recorder's test set: one representative per command
 // class and argument class, in every state. %h is the server's hostname.
 var smtpTests = []string{
-	"EHLO client.portrait.example", "EHLO", "EHLO portraitclient", "EHLO [127.0.0.2]", "EHLO bad!name.example",
-	"HELO client.portrait.example", "HELO", "HELO portraitclient", "HELO [127.0.0.2]", "HELO bad!name.example",
+	"EHLO client.portrait.example", "EHLO", "EHLO portraitclient", "EHLO [192.0.2.7]", "EHLO bad!name.example",
+	"HELO client.portrait.example", "HELO", "HELO portraitclient", "HELO [192.0.2.7]", "HELO bad!name.example",
 	"MAIL FROM:<sender@portrait.example>", "MAIL FROM:sender@portrait.example", "MAIL FROM:<>",
 	"MAIL FROM:<sender@portrait.example", "MAIL FROM:sender@portrait.example>",
 	"MAIL FROM:<sender@portrait.example> SIZE=1000", "MAIL FROM: <sender@portrait.example>",
