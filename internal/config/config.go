@@ -55,10 +55,9 @@ type Fingerprint struct {
 	NoTLS        bool     `yaml:"no_tls"`
 }
 
-// Discovery is accepted so that a config written for the full pipeline
-// loads; only "none" is built in this version (hosts are treated as up).
+// Discovery configures host discovery (stage 2).
 type Discovery struct {
-	Profile string `yaml:"profile"`
+	Profile string `yaml:"profile"` // fast | standard | deep | tcp (--discover-profile)
 }
 
 // Output configures reporting.
