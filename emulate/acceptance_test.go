@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -136,16 +137,14 @@ func sameConfiguration(p *Personality, port int) string {
 	default:
 		want = strings.Join(p.Greeting.Lines, "\n")
 	}
-	got, _ := bufio.NewReader(c).ReadString('\n')
 	if p.Protocol == "http" {
-		b := make([]byte, 8192)
-		n, _ := c.Read(b)
-		got += string(b[:n])
-		if !strings.Contains(got, want) {
+		b, _ := io.ReadAll(io.LimitReader(c, 64<<10))
+		if got := string(b); !strings.Contains(got, want) {
 			return fmt.Sprintf("no %q in its answer", want)
 		}
 		return ""
 	}
+	got, _ := bufio.NewReader(c).ReadString('\n')
 	first := strings.SplitN(want, "\n", 2)[0]
 	// Compare up to the first placeholder.
 	if i := strings.Index(first, "${"); i >= 0 {
@@ -279,7 +278,7 @@ func evidenceDiff(a, b map[string]string) string {
 	}
 	sort.Strings(ks)
 	for _, k := range ks {
-		if strings.HasSuffix(k, ".date") || strings.Contains(k, "sha256") || strings.HasSuffix(k, "ja3s") || k == "tls.ja3s_string" {
+		if strings.HasSuffix(k, ".date") || strings.Contains(k, "sha256") {
 			continue
 		}
 		if a[k] != b[k] {

@@ -143,6 +143,13 @@ func classifyHTTP(head []byte) Parsed {
 		}
 		f["host"] = h
 	}
+	if method == "CONNECT" {
+		// CONNECT names its host in the target (Apache's error page
+		// repeats it).
+		if hh, _, err := net.SplitHostPort(target); err == nil {
+			f["host"] = hh
+		}
+	}
 	if vc == "1.1" && !hasHost {
 		arg += " nohost"
 	}
