@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sort"
 	"strconv"
@@ -302,7 +301,7 @@ func newDialect(protocol, hostname string, users map[string]bool) dialect {
 // the same inside TLS, the error limit.
 func (r *recorder) recordLines(ctx context.Context, p *Personality) error {
 	r.hostnames = append(r.hostnames, r.o.Hostnames...)
-	greet, err := r.recordGreeting(ctx, p)
+	_, err := r.recordGreeting(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -360,7 +359,7 @@ func (r *recorder) recordLines(ctx context.Context, p *Personality) error {
 	}
 	p.Replies = r.entries(ctx, p, d, all, reached)
 	if p.Protocol == "smtp" && reached["data"] {
-		p.Replies = append(p.Replies, smtpDataEnd(greet, all))
+		p.Replies = append(p.Replies, smtpDataEnd(all))
 	}
 	return nil
 }
@@ -406,6 +405,10 @@ func (r *recorder) recordGreeting(ctx context.Context, p *Personality) ([]byte, 
 	default:
 		p.EOL = "lf"
 		r.eol = "\n"
+	}
+	if m := dateRules[1].re.Find(greet); m != nil {
+		// The zone the original writes its dates in (Exim: "+0000").
+		p.Vars["timezone"] = string(m[len(m)-5:])
 	}
 	if p.Protocol == "smtp" {
 		// "220 mail.example.com ESMTP ...": the greeting's domain.
@@ -622,7 +625,7 @@ func (r *recorder) reach(ctx context.Context, p *Personality, d dialect, st stri
 		return nil, false
 	}
 	c := &conn{c: nc}
-	if g, _, closed := c.read(ctx, greetingDone(p.Protocol), r.o.Timeout, 50*time.Millisecond); len(g) == 0 || closed {
+	if g, _, closed := c.read(ctx, greetingDone(p.Protocol), r.o.Timeout, min(50*time.Millisecond, r.o.Quiet)); len(g) == 0 || closed {
 		c.close()
 		return nil, false
 	}
@@ -633,7 +636,7 @@ func (r *recorder) reach(ctx context.Context, p *Personality, d dialect, st stri
 		if err := c.write([]byte(line+"\r\n"), r.o.Timeout); err != nil {
 			return pp, "", false
 		}
-		raw, _, closed := c.read(ctx, func(b []byte) bool { return d.replyDone(pp, b) }, r.o.LongWait, 50*time.Millisecond)
+		raw, _, closed := c.read(ctx, func(b []byte) bool { return d.replyDone(pp, b) }, r.o.LongWait, min(50*time.Millisecond, r.o.Quiet))
 		if len(raw) == 0 || closed {
 			return pp, "", false
 		}
@@ -774,7 +777,7 @@ func (r *recorder) recordErrorLimit(ctx context.Context, p *Personality, d diale
 	}
 	c := &conn{c: nc}
 	defer c.close()
-	if g, _, _ := c.read(ctx, greetingDone(p.Protocol), r.o.Timeout, 50*time.Millisecond); len(g) == 0 {
+	if g, _, _ := c.read(ctx, greetingDone(p.Protocol), r.o.Timeout, min(50*time.Millisecond, r.o.Quiet)); len(g) == 0 {
 		return
 	}
 	junk := "XyzZy"
@@ -991,7 +994,7 @@ func showLine(l string) string {
 
 // smtpDataEnd is the synthetic answer to the end of mail data: the
 // recorder never sends the final dot, so as not to deliver mail.
-func smtpDataEnd(greet []byte, all []exchange) Entry {
+func smtpDataEnd(all []exchange) Entry {
 	enhanced := false
 	for _, ex := range all {
 		if ex.p.Command == "EHLO" && bytes.Contains(ex.raw, []byte("ENHANCEDSTATUSCODES")) {
@@ -1002,11 +1005,5 @@ func smtpDataEnd(greet []byte, all []exchange) Entry {
 	if enhanced {
 		line = "250 2.0.0 Ok: queued as ${rand:HEX:10}"
 	}
-	_ = greet
 	return Entry{State: "data", Command: "DATA-END", Reply: Reply{Lines: []string{line}, Then: "greeted", Synthetic: true}}
-}
-
-// readAll is io.ReadAll bounded by n.
-func readAll(r io.Reader, n int64) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(r, n))
 }

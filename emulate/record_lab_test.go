@@ -2,10 +2,16 @@ package emulate
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/portrait-scanner/portrait/fingerprint"
+	"github.com/portrait-scanner/portrait/fingerprint/catalogs"
+	"github.com/portrait-scanner/portrait/protocol/all"
 )
 
 // labOriginals are the lab servers the shipped personalities come from
@@ -42,7 +48,7 @@ func TestRecordLab(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
 			p, err := Record(ctx, RecordOptions{
-				Target:   "127.0.0.1:" + itoa(o.port),
+				Target:   "127.0.0.1:" + strconv.Itoa(o.port),
 				Protocol: o.protocol,
 				Name:     o.file,
 				By:       "portrait emulate/record_lab_test.go",
@@ -51,6 +57,7 @@ func TestRecordLab(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			p.Recorded.Identity = labIdentity(t, o.port)
 			b, err := p.Marshal()
 			if err != nil {
 				t.Fatal(err)
@@ -62,6 +69,19 @@ func TestRecordLab(t *testing.T) {
 	}
 }
 
-func itoa(n int) string {
-	return fmtInt(n)
+// labIdentity is what portrait says about the original.
+func labIdentity(t *testing.T, port int) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cat, _, err := catalogs.LoadCatalogs(ctx, catalogs.Options{NoSynced: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes, err := fingerprint.BuiltinProbes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := fingerprint.New(fingerprint.Config{}, all.Modules(), cat, probes, nil).
+		Identify(ctx, fingerprint.Target{Addr: netip.MustParseAddr("127.0.0.1"), Port: port})
+	return IdentityOf(svc)
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 	"github.com/portrait-scanner/portrait/emulate"
 	"github.com/portrait-scanner/portrait/emulate/personalities"
 	"github.com/portrait-scanner/portrait/fingerprint"
+	"github.com/portrait-scanner/portrait/fingerprint/catalogs"
+	"github.com/portrait-scanner/portrait/protocol/all"
 )
 
 // newPersonalityCmd is `portrait personality record|list|validate`.
@@ -32,6 +36,7 @@ probes scanners send), and what its TLS certificate looks like. ` + "`portrait e
 func newPersonalityRecordCmd(g *globals) *cobra.Command {
 	var o emulate.RecordOptions
 	var out string
+	var noIdentify bool
 	cmd := &cobra.Command{
 		Use:   "record TARGET:PORT --protocol smtp|ftp|pop3|imap|ssh|http -o FILE",
 		Short: "Run the protocol's test set against a server and write its personality",
@@ -64,6 +69,9 @@ is attempted with real credentials.`,
 			if err != nil {
 				return err
 			}
+			if !noIdentify {
+				p.Recorded.Identity = identify(cmd.Context(), o.Target)
+			}
 			b, err := p.Marshal()
 			if err != nil {
 				return err
@@ -87,7 +95,8 @@ is attempted with real credentials.`,
 	f.StringArrayVar(&o.Users, "user", nil, "a local user that exists on the server (SMTP recipient classes; repeatable)")
 	f.DurationVar(&o.Timeout, "timeout", 3*time.Second, "wait for one reply")
 	f.DurationVar(&o.LongWait, "long-wait", 10*time.Second, "wait for replies servers delay on purpose (failed logins)")
-	f.StringVar(&o.Source, "source", "", "local address to connect from (default: 127.0.0.2 for a 127.0.0.1 target when possible)")
+	f.StringVar(&o.Source, "source", "", "local address to connect from (the personality is the server as seen from there)")
+	f.BoolVar(&noIdentify, "no-identify", false, "do not fingerprint the original to note its identity in the file")
 	return cmd
 }
 
@@ -132,6 +141,32 @@ func newPersonalityValidateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// identify fingerprints the original, for recorded.identity.
+func identify(ctx context.Context, target string) string {
+	host, port, err := net.SplitHostPort(target)
+	if err != nil {
+		return ""
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return ""
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return ""
+	}
+	cat, _, err := catalogs.LoadCatalogs(ctx, catalogs.Options{})
+	if err != nil {
+		return ""
+	}
+	probes, err := fingerprint.BuiltinProbes()
+	if err != nil {
+		return ""
+	}
+	svc := fingerprint.New(fingerprint.Config{}, all.Modules(), cat, probes, nil).Identify(ctx, fingerprint.Target{Addr: addr, Port: n})
+	return emulate.IdentityOf(svc)
 }
 
 // loadPersonality reads a file, or a shipped personality by name.
