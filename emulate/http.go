@@ -547,8 +547,8 @@ func (ss *session) readHTTPHead() ([]byte, error) {
 		return nil, err
 	}
 	if !(first[0] >= 0x20 && first[0] < 0x7f) && first[0] != '\r' && first[0] != '\n' {
-		// Binary: take what has arrived, after a short wait for the rest.
-		_ = ss.c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		// Binary: take what has arrived (a TLS ClientHello comes in one
+		// segment); the original answered without waiting for more.
 		buf := make([]byte, 16<<10)
 		n, _ := ss.br.Read(buf)
 		return buf[:n], nil

@@ -29,8 +29,8 @@ import (
 //	             recv_b64 (base64) otherwise; recv_len when it was cut
 //	sent         what the emulator answered (sent_b64 when not UTF-8)
 //	match        exact, fallback or none: how the answer was found
-//	reason       why a session ended (quit, client, idle, limit, errors,
-//	             timeout, tls) or was refused
+//	reason       why a session ended (quit, server, client, idle, limit,
+//	             errors, timeout, shutdown, tls, error) or was refused
 //	duration_ms  session length (close)
 type Logger struct {
 	mu  sync.Mutex

@@ -31,9 +31,11 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, d := range diffPersonalities(p, p2) {
+			diffs, compared := diffPersonalities(p, p2)
+			for _, d := range diffs {
 				t.Error(d)
 			}
+			t.Logf("%s: %d (state, command class, argument class) answers compared, %d differ", name, compared, len(diffs))
 		})
 	}
 }
@@ -52,7 +54,8 @@ func replyText(p *Personality, r *Reply) string {
 		r.Lines, r.Raw, r.RawB64, r.Status, r.Headers, body, r.BodyB64, r.Silent, r.Close, r.Then, r.Error)
 }
 
-func diffPersonalities(a, b *Personality) []string {
+func diffPersonalities(a, b *Personality) ([]string, int) {
+	compared := 0
 	var out []string
 	if x, y := replyText(a, a.Greeting), replyText(b, b.Greeting); x != y {
 		out = append(out, fmt.Sprintf("greeting:\n  original  %s\n  emulation %s", x, y))
@@ -121,14 +124,12 @@ func diffPersonalities(a, b *Personality) []string {
 			if mode && !exact(a, st, k) && !exact(b, st, k) {
 				continue // a mode state (DATA, SASL) has only its own classes
 			}
+			compared++
 			x, y := resolve(a, st, k.cmd, k.arg), resolve(b, st, k.cmd, k.arg)
 			if x != y {
 				out = append(out, fmt.Sprintf("%s | %s | %s:\n  original  %s\n  emulation %s", st, k.cmd, k.arg, trunc(x, 300), trunc(y, 300)))
 			}
 		}
 	}
-	if len(out) > 0 {
-		out = append([]string{strings.Repeat("-", 20)}, out...)
-	}
-	return out
+	return out, compared
 }

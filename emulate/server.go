@@ -208,11 +208,13 @@ func (s *Server) session(ctx context.Context, c net.Conn, id uint64) {
 			ss.reason = "error"
 		}
 		c.Close()
-		if ss.reason == "" {
+		switch {
+		case ctx.Err() != nil:
+			ss.reason = "shutdown"
+		case sctx.Err() != nil:
+			ss.reason = "timeout" // the session's whole life was up
+		case ss.reason == "":
 			ss.reason = "client"
-		}
-		if sctx.Err() != nil && ctx.Err() == nil && ss.reason == "client" {
-			ss.reason = "timeout"
 		}
 		s.Log.Log(Event{Session: id, Event: "close", Reason: ss.reason, DurationMS: time.Since(ss.start).Milliseconds()})
 	}()
