@@ -104,6 +104,9 @@ func diffPersonalities(a, b *Personality) ([]string, int) {
 	for s := range concrete {
 		states = append(states, s)
 	}
+	if len(states) == 0 {
+		states = []string{"*"} // HTTP: one state
+	}
 	sort.Strings(states)
 	var ks []key
 	for k := range keys {
