@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -197,6 +198,9 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 		if tcfg.MaxPrefixV6, err = target.ParseLimit(l); err != nil {
 			return usageError{err}
 		}
+	}
+	if r := cf.Scanner.TargetExpansion.ResolveHostname; r != nil && !*r {
+		tcfg.Resolver = noResolver{}
 	}
 	var resolveErrs []scan.ErrorRecord
 	tcfg.OnResolveError = func(name string, err error) {
@@ -403,4 +407,13 @@ func dirOf(path string) string {
 		return path[:i+1]
 	}
 	return "."
+}
+
+// noResolver refuses every lookup: the config said not to resolve names
+// (scanner.target_expansion.resolve_hostnames: false), so each host name
+// given is reported as not scanned, per name, and the rest goes on.
+type noResolver struct{}
+
+func (noResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	return nil, errors.New("host name resolution is off (scanner.target_expansion.resolve_hostnames: false)")
 }
