@@ -51,7 +51,7 @@ chmod 755 "$ST" "$ETC"
 PKGS=(
   openssh-server nginx apache2 vsftpd postfix dovecot-imapd dovecot-pop3d redis-server
   memcached mariadb-server postgresql mosquitto bind9 slapd samba nmap ndiff ssl-cert
-  openssl iproute2 procps util-linux
+  openssl iproute2 nftables procps util-linux
   libxml2-utils chromium fonts-dejavu-core   # report tests: xmllint + nmap.dtd, ndiff, HTML in headless Chromium
 )
 

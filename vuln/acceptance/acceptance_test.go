@@ -250,8 +250,9 @@ func TestLab(t *testing.T) {
 	if os.Getenv("PORTRAIT_INTEGRATION") != "1" {
 		t.Skip("PORTRAIT_INTEGRATION not set")
 	}
-	if !reachable(22) || !reachable(6379) {
-		t.Skip("the lab is not running")
+	// Ports only the shared lab has (testenv's servers in CI use 22 and 6379 too).
+	if !reachable(50022) || !reachable(25672) || !reachable(2181) {
+		t.Skip("the shared lab is not running")
 	}
 	eng := newEngine(t)
 	svcs := identify(t, eng, "", labPorts)
@@ -353,8 +354,8 @@ func TestLabCLI(t *testing.T) {
 		name, truth string
 		ports       []int
 		probe       int
-	}{{"lab-cli", "testdata/lab-truth.yaml", labPorts, 22}, {"lab2-cli", "testdata/lab2-truth.yaml", lab2Ports, 20022}} {
-		if !reachable(lab.probe) {
+	}{{"lab-cli", "testdata/lab-truth.yaml", labPorts, 50022}, {"lab2-cli", "testdata/lab2-truth.yaml", lab2Ports, 20022}} {
+		if !reachable(lab.probe) || (lab.name == "lab-cli" && (!reachable(25672) || !reachable(2181))) {
 			t.Logf("%s: not running", lab.name)
 			continue
 		}
