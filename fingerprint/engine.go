@@ -302,13 +302,15 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 	var tlsOK bool
 	var tlsMu sync.Mutex
 	strong := make(chan struct{}, 64)
-	ev.mu.Lock()
-	ev.notify = func() {
+	// signal wakes the stop check below (and a banner read waiting on it).
+	signal := func() {
 		select {
 		case strong <- struct{}{}:
 		default:
 		}
 	}
+	ev.mu.Lock()
+	ev.notify = signal
 	ev.mu.Unlock()
 
 	// A port that answers no question at all within one probe timeout of
@@ -347,10 +349,7 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 		}
 		ev.add(name, tlsMode, res)
 		if res != nil && res.Service != "" && res.Confidence >= 90 {
-			select {
-			case strong <- struct{}{}:
-			default:
-			}
+			signal()
 		}
 	}
 	start := func(m protocol.Module, conn net.Conn, banner []byte) {
@@ -393,10 +392,7 @@ func (e *Engine) layer(ctx context.Context, t Target, tlsMode bool, ev *evidence
 				tlsMu.Lock()
 				tlsOK = true
 				tlsMu.Unlock()
-				select {
-				case strong <- struct{}{}:
-				default:
-				}
+				signal()
 			}
 		}()
 	}

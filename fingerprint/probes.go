@@ -92,17 +92,5 @@ func (p *Probe) payload(host string, port int) []byte {
 }
 
 func (p *Probe) onPort(port int, tls bool) bool {
-	for _, x := range p.Ports {
-		if x == port {
-			return true
-		}
-	}
-	if tls {
-		for _, x := range p.TLSPorts {
-			if x == port {
-				return true
-			}
-		}
-	}
-	return false
+	return onPort(p.Ports, port) || (tls && onPort(p.TLSPorts, port))
 }
