@@ -137,15 +137,23 @@ func sameConfiguration(p *Personality, port int) string {
 	default:
 		want = strings.Join(p.Greeting.Lines, "\n")
 	}
+	host := p.Vars["hostname"]
 	if p.Protocol == "http" {
 		b, _ := io.ReadAll(io.LimitReader(c, 64<<10))
 		if got := string(b); !strings.Contains(got, want) {
 			return fmt.Sprintf("no %q in its answer", want)
 		}
+		// The server's own name shows on its error pages, where both
+		// scanners read it (nmap's hostname field).
+		if host != "" && !errorPageNames(port, host) {
+			return fmt.Sprintf("its error page does not name %q", host)
+		}
 		return ""
 	}
 	got, _ := bufio.NewReader(c).ReadString('\n')
-	first := strings.SplitN(want, "\n", 2)[0]
+	// The host name is part of the configuration: a server under another
+	// name greets (and is reported) differently.
+	first := strings.ReplaceAll(strings.SplitN(want, "\n", 2)[0], "${hostname}", host)
 	// Compare up to the first placeholder.
 	if i := strings.Index(first, "${"); i >= 0 {
 		first = first[:i]
@@ -154,6 +162,20 @@ func sameConfiguration(p *Personality, port int) string {
 		return fmt.Sprintf("it greets %q, the personality %q", strings.TrimSpace(got), first)
 	}
 	return ""
+}
+
+// errorPageNames reports whether the HTTP server on port names host on
+// its 404 page.
+func errorPageNames(port int, host string) bool {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 2*time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(c, "GET /portrait-no-such-page HTTP/1.0\r\n\r\n")
+	b, _ := io.ReadAll(io.LimitReader(c, 64<<10))
+	return strings.Contains(string(b), host)
 }
 
 func serverHeader(p *Personality) string {
