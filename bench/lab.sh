@@ -10,12 +10,20 @@
 # two scanners disagree. Files go to bench/results/<UTC time>/ (gitignored;
 # bench/results/latest points at the newest run).
 #
-# Usage: bash bench/lab.sh [LAB_DIR] [--udp] [--no-nmap]
+# With --nmap-mode it also runs portrait in nmap mode (--nmap-probes on the
+# system's nmap-service-probes, --nmap-answer only, --nmap-services) and
+# prints how often that run gives the same service, product and version as
+# nmap -sV did in the same bench run, port by port.
+#
+# Usage: bash bench/lab.sh [LAB_DIR] [--udp] [--no-nmap] [--nmap-mode]
 #   LAB_DIR    the lab folder (truth.json, score.py); default ../shared/lab
 #              relative to the repository
 #   --udp      also the UDP ports (truth.json "udp_ports"), when portrait has a
 #              --udp flag; otherwise says "not yet" and does TCP only
 #   --no-nmap  portrait only (nmap takes ~2.5 minutes on the lab)
+#   --nmap-mode  also portrait in nmap mode, and its agreement with nmap -sV
+#              (NMAP_DATA=/usr/share/nmap holds nmap-service-probes and
+#              nmap-services; nmap's files are never part of the repository)
 # PORTRAIT=/path/to/binary uses that binary instead of building ./cmd/portrait.
 # Only 127.0.0.1 is ever scanned.
 set -euo pipefail
@@ -26,11 +34,14 @@ TARGET=127.0.0.1   # never anything else
 LAB="$REPO/../shared/lab"
 UDP=0
 NMAP=1
+NMAP_MODE=0
+NMAP_DATA=${NMAP_DATA:-/usr/share/nmap}
 for a in "$@"; do
   case "$a" in
     --udp) UDP=1 ;;
+    --nmap-mode) NMAP_MODE=1 ;;
     --no-nmap) NMAP=0 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     -*) echo "lab.sh: unknown option $a" >&2; exit 2 ;;
     *) LAB=$a ;;
   esac
@@ -91,6 +102,20 @@ score() {         # $1 = name (portrait-tcp...), $2 = result file
   python3 "$SCORE" "$TRUTH" "$2" --time "$(cat "$OUT/$1.time")" --json "$OUT/$1.summary.json" >"$OUT/$1.score.txt"
 }
 
+run_nmap_mode() {
+  local t0 t1
+  echo "[bench] portrait in nmap mode (--nmap-answer only) tcp"
+  t0=$(now)
+  "$PORTRAIT" scan "$TARGET" -p "$TCP_PORTS" -o jsonl --nmap-probes "$NMAP_DATA/nmap-service-probes" \
+    --nmap-answer only --nmap-services "$NMAP_DATA/nmap-services" \
+    >"$OUT/portrait-nmapmode-tcp.jsonl" 2>"$OUT/portrait-nmapmode-tcp.stderr" ||
+    echo "[bench] portrait nmap mode exited $? (see $OUT/portrait-nmapmode-tcp.stderr)"
+  t1=$(now)
+  secs "$t0" "$t1" >"$OUT/portrait-nmapmode-tcp.time"
+  echo "[bench] portrait nmap mode: $(cat "$OUT/portrait-nmapmode-tcp.time") s"
+  score "portrait-nmapmode-tcp" "$OUT/portrait-nmapmode-tcp.jsonl"
+}
+
 TRS=(tcp)
 [ "$UDP" = 1 ] && TRS+=(udp)
 for tr in "${TRS[@]}"; do
@@ -106,6 +131,10 @@ for tr in "${TRS[@]}"; do
     fi
   fi
 done
+
+if [ "$NMAP_MODE" = 1 ] && [ "$NMAP" = 1 ]; then
+  run_nmap_mode
+fi
 
 python3 - "$OUT" "$NMAP" "${TRS[@]}" <<'PY' | tee "$OUT/summary.txt"
 import json, os, sys
@@ -164,6 +193,33 @@ for tr in trs:
             print("  %5d/%s %-30s portrait %s %-38s nmap %s %s" % (
                 r["port"], r["transport"], ("%s %s" % (r["truth_product"], r["truth_version"]))[:30],
                 mark(r), desc(r), mark(o), desc(o)))
+
+# nmap mode: the same answer as nmap -sV, port by port (service without the
+# "ssl/" tunnel prefix and with nmap's "?" of an uncertain guess dropped;
+# product and version as printed)
+m, n = load("portrait-nmapmode-tcp"), load("nmap-tcp") if with_nmap else None
+if m and n:
+    norm = lambda v: (v or "").strip()
+    svc = lambda v: norm(v).rstrip("?")
+    nr = {(r["transport"], r["port"]): r for r in n["rows"]}
+    same, rows = 0, []
+    for r in m["rows"]:
+        o = nr.get((r["transport"], r["port"]))
+        if not o:
+            continue
+        a = (svc(r["service"]), norm(r["product"]), norm(r["version"]))
+        b = (svc(o["service"]), norm(o["product"]), norm(o["version"]))
+        if a == b:
+            same += 1
+        else:
+            rows.append((r["port"], a, b))
+    total = same + len(rows)
+    print()
+    print("== nmap mode (--nmap-answer only): same service/product/version as nmap -sV ==")
+    print("agreement: %.1f%% (%d/%d ports)   wall time %.2f s vs nmap %.2f s (%.1fx faster)" % (
+        100.0 * same / total, same, total, m["wall_time_s"], n["wall_time_s"], n["wall_time_s"] / m["wall_time_s"]))
+    for port, a, b in rows:
+        print("  %5d  portrait %-45s nmap %s" % (port, " | ".join(a)[:45], " | ".join(b)))
 print()
 print("files: %s" % out)
 PY

@@ -31,6 +31,20 @@ func Correlate(svcs []*Service) {
 		}
 	}
 	for _, s := range svcs {
+		if s.pinned {
+			// nmap's verdict (--nmap-answer only) is reported as nmap
+			// gives it: the inference goes into the stack alone.
+			if superServer != nil && s != superServer && inetdInternal[s.Service] && !hasProduct(s.Stack, superServer.Product) {
+				s.Stack = append(s.Stack, Tech{Product: superServer.Product, Version: superServer.Version, Role: "server",
+					Confidence: min(superServer.Confidence-20, 60), Sources: []string{"host"},
+					Evidence: fmt.Sprintf("%s on port %d of the same host is %s", superServer.Service, superServer.Port, superServer.Product)})
+			}
+			if name, ok := nodes[s.Port]; ok {
+				s.Stack = append(s.Stack, Tech{Product: "Erlang distribution", Role: "server", Confidence: 70, Sources: []string{"host"},
+					Info: "node " + name, Evidence: fmt.Sprintf("epmd announces node %q at port %d", name, s.Port)})
+			}
+			continue
+		}
 		if superServer != nil && s != superServer && s.Product == "" && inetdInternal[s.Service] {
 			s.Product, s.Version = superServer.Product, superServer.Version
 			s.Confidence = min(superServer.Confidence-20, 60)

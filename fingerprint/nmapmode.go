@@ -69,14 +69,25 @@ type NmapMode struct {
 	//     product, the engine's own findings fill what it leaves empty
 	//     (a version nmap's line does not capture); a softmatch only
 	//     names a service the engine could not.
-	// Where no nmap rule matched, the engine's own answer stands either way.
+	//   OnlyAnswer ("only"): as NmapAnswer, and where no nmap rule
+	//     matched the port reads as nmap -sV leaves it too: tcpwrapped, or
+	//     the port table's name (PortNames, else the engine's own table)
+	//     with no product; the engine's findings stay in the stack. This
+	//     is the mode that reproduces nmap's verdicts, e.g. to compare
+	//     with an archive of nmap scans.
+	// Where no nmap rule matched, the engine's own answer stands with
+	// NmapAnswer and BestAnswer.
 	Answer string
+	// PortNames is nmap's port table (an nmap-services file the user
+	// gives): the name nmap guesses for a TCP port nothing identified.
+	PortNames map[int]string
 }
 
 // Values of NmapMode.Answer.
 const (
 	NmapAnswer = "nmap"
 	BestAnswer = "best"
+	OnlyAnswer = "only"
 )
 
 // Confidence of a port's record named by nmap's answer: a hard match is
@@ -155,7 +166,10 @@ func (e *Engine) nmapStart(ctx context.Context, t Target, tlsMode bool, ev *evid
 	st := ev.nmapState()
 	sctx, cancel := context.WithCancel(ctx)
 	st.mu.Lock()
-	if tlsMode && st.cancel[0] != nil {
+	// The TLS layer's schedule replaces the plaintext one, except when
+	// nmap's verdict is wanted: whether nmap would tunnel at all depends
+	// on the plaintext answers to its own SSL probes.
+	if tlsMode && st.cancel[0] != nil && nm.Answer != OnlyAnswer {
 		st.cancel[0]()
 	}
 	st.cancel[tlsIndex(tlsMode)] = cancel
@@ -415,6 +429,15 @@ func (e *Engine) nmapDecide(t Target, isTLS bool, ev *evidence) *Service {
 	}
 	svc.Stack = stack
 
+	if nm.Answer == OnlyAnswer {
+		svc.pinned = true
+		if isTLS && !st.sawSSL() {
+			// nmap's own SSL probes drew no answer its rules call "ssl"
+			// (a server refusing their old hellos): nmap never tunnels,
+			// and reports the port from its plaintext answers.
+			isTLS, svc.TLS, svc.Tunnel = false, false, ""
+		}
+	}
 	hard, soft := e.nmapAnswer(t, st, ev, isTLS)
 	strict := nm.Answer != BestAnswer
 	switch {
@@ -428,16 +451,86 @@ func (e *Engine) nmapDecide(t Target, isTLS bool, ev *evidence) *Service {
 		if svc.Fingerprint == "" && len(svc.exchanges) > 0 {
 			svc.Fingerprint = SF(t.Port, "TCP", svc.exchanges)
 		}
+	case nm.Answer == OnlyAnswer:
+		nmapUnmatched(svc, nm, t.Port, st.wrapped(isTLS))
+		if svc.Fingerprint == "" && len(svc.exchanges) > 0 {
+			svc.Fingerprint = SF(t.Port, "TCP", svc.exchanges)
+		}
 	case (svc.Service == "" || svc.Method == "table") && len(svc.Probes) == 0:
-		ti := tlsIndex(isTLS)
-		st.mu.Lock()
-		wrapped := st.sent[ti] > 0 && st.closed[ti] == st.sent[ti]
-		st.mu.Unlock()
-		if wrapped {
+		if st.wrapped(isTLS) {
 			svc.Service, svc.Method, svc.Confidence = "tcpwrapped", "probed", 50
 		}
 	}
+	if strict {
+		nmapScripts(svc, ev)
+	}
 	return svc
+}
+
+// sawSSL says whether a plaintext answer matched an nmap rule (hard or
+// soft) naming the service "ssl": what makes nmap re-probe through TLS.
+func (st *nmapState) sawSSL() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for key, hits := range st.hits {
+		if strings.HasPrefix(key, "tls:") {
+			continue
+		}
+		for _, h := range hits {
+			if h != nil && h.Service == "ssl" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nmapScripts stands in for the version scripts nmap -sV runs after its
+// probes (NSE category "version"), from what the engine's own modules
+// read: nmap's answer on such ports comes from the script, not the match
+// line. amqp-info: product, version and protocol from Connection.Start.
+func nmapScripts(svc *Service, ev *evidence) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if svc.Service == "amqp" && ev.fields["amqp.product"] != "" {
+		svc.Product, svc.Version = ev.fields["amqp.product"], ev.fields["amqp.version"]
+		if p := strings.Split(ev.fields["amqp.protocol"], "-"); len(p) >= 2 {
+			svc.Info = p[0] + "-" + p[1]
+		}
+	}
+}
+
+// wrapped says whether the server closed every probe connection of the
+// layer at once without a byte: nmap's tcpwrapped.
+func (st *nmapState) wrapped(isTLS bool) bool {
+	ti := tlsIndex(isTLS)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.sent[ti] > 0 && st.closed[ti] == st.sent[ti]
+}
+
+// nmapUnmatched gives a port no nmap rule matched nmap's verdict: the
+// engine's own answer moves into the stack, the port keeps the name of
+// nmap's port table (or tcpwrapped) and nothing more.
+func nmapUnmatched(svc *Service, nm *NmapMode, port int, wrapped bool) {
+	if svc.Product != "" && !hasProduct(svc.Stack, svc.Product) {
+		svc.Stack = append(svc.Stack, Tech{Product: svc.Product, Version: svc.Version, Role: "server",
+			Confidence: svc.Confidence, Sources: []string{"portrait"}, CPE: svc.CPE, Info: svc.Info})
+	}
+	svc.Product, svc.Version, svc.Info, svc.CPE, svc.Device, svc.OS = "", "", "", "", "", ""
+	switch {
+	case wrapped:
+		svc.Service, svc.Method, svc.Confidence = "tcpwrapped", "probed", 50
+		return
+	case nm.PortNames != nil:
+		svc.Service = nm.PortNames[port]
+	default:
+		svc.Service = portName(port)
+	}
+	svc.Method, svc.Confidence = "table", 30
+	if svc.Service == "" {
+		svc.Method, svc.Confidence = "", 0
+	}
 }
 
 // nmapAnswer picks nmap's answer for the port: the answers of the layer

@@ -85,6 +85,16 @@ func (s *server) requests() []string {
 
 func identifyNmap(t *testing.T, s *server, excludeSelf bool, answer string, builtin ...fingerprint.Probe) *fingerprint.Service {
 	t.Helper()
+	return identifyNmapWith(t, s, excludeSelf, func(m *fingerprint.NmapMode, _ int) {
+		if answer != "" {
+			m.Answer = answer
+		}
+	}, builtin...)
+}
+
+// identifyNmapWith lets the test adjust the mode, knowing the server's port.
+func identifyNmapWith(t *testing.T, s *server, excludeSelf bool, adjust func(m *fingerprint.NmapMode, port int), builtin ...fingerprint.Probe) *fingerprint.Service {
+	t.Helper()
 	addr := prototest.Serve(t, s.handle)
 	_, portS, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portS)
@@ -106,9 +116,7 @@ func identifyNmap(t *testing.T, s *server, excludeSelf bool, answer string, buil
 	}
 	mode := set.Mode(7)
 	mode.MaxWait = 500 * time.Millisecond
-	if answer != "" {
-		mode.Answer = answer
-	}
+	adjust(mode, port)
 	e := fingerprint.New(fingerprint.Config{BannerWait: 300 * time.Millisecond, ProbeTimeout: 500 * time.Millisecond, NoTLS: true, Nmap: mode},
 		nil, cat, builtin, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -239,5 +247,54 @@ func TestNmapModeNameClash(t *testing.T) {
 	svc := identifyNmap(t, s, false, "", builtin...)
 	if svc.Version != "1.2.3" {
 		t.Errorf("version %q, want nmap's probe's 1.2.3 (requests %v)", svc.Version, s.requests())
+	}
+}
+
+// --nmap-answer only: where nmap's rules match nothing the port reads as
+// nmap leaves it (its port table's guess, or nothing), and host correlation
+// leaves that verdict alone.
+func TestNmapModeOnlyAnswer(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		table     bool
+		service   string
+		method    string
+		withMatch bool
+	}{
+		{name: "no table", service: "", method: ""},
+		{name: "nmap-services", table: true, service: "example-svc", method: "table"},
+		{name: "nmap match", withMatch: true, service: "http", method: "matched"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := &server{greet: "hello from nowhere\r\n"}
+			if c.withMatch {
+				s = &server{answers: map[string]string{"GET": "HTTP/1.0 200 OK\r\nServer: Example/1_2\r\n\r\n"}}
+			}
+			svc := identifyNmapWith(t, s, false, func(m *fingerprint.NmapMode, port int) {
+				m.Answer = fingerprint.OnlyAnswer
+				if c.table {
+					m.PortNames = map[int]string{port: "example-svc"}
+				}
+			})
+			if svc.Service != c.service || svc.Method != c.method {
+				t.Errorf("service %q method %q, want %q %q", svc.Service, svc.Method, c.service, c.method)
+			}
+			if !c.withMatch && (svc.Product != "" || svc.Version != "") {
+				t.Errorf("unmatched port got product %q %q", svc.Product, svc.Version)
+			}
+			before := svc.Service
+			epmd := &fingerprint.Service{Port: 4369, Service: "epmd", Evidence: map[string]string{"epmd.nodes": fmt.Sprintf("rabbit:%d", svc.Port)}}
+			fingerprint.Correlate([]*fingerprint.Service{epmd, svc})
+			if svc.Service != before || svc.Product != "" && !c.withMatch {
+				t.Errorf("correlation changed nmap's verdict: %q %q", svc.Service, svc.Product)
+			}
+			found := false
+			for _, tc := range svc.Stack {
+				found = found || tc.Product == "Erlang distribution"
+			}
+			if !found {
+				t.Errorf("the inference belongs in the stack: %+v", svc.Stack)
+			}
+		})
 	}
 }

@@ -35,6 +35,9 @@ type Service struct {
 	DurationMS  int64  `json:"duration_ms"`
 
 	exchanges []Exchange
+	// pinned: the top-level answer is nmap's verdict (--nmap-answer
+	// only), which host correlation must not change.
+	pinned bool
 }
 
 // Tech is one technology on a port: a server, runtime, framework, OS...

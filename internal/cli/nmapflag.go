@@ -12,7 +12,8 @@ import (
 // nmapOpts are the scan flags of nmap mode.
 type nmapOpts struct {
 	probes string // --nmap-probes PATH
-	answer string // --nmap-answer nmap|best
+	answer   string // --nmap-answer nmap|best|only
+	services string // --nmap-services PATH
 }
 
 // addNmapFlags registers --nmap-probes on the scan command.
@@ -20,9 +21,11 @@ func addNmapFlags(cmd *cobra.Command, o *scanOpts) {
 	cmd.Flags().StringVar(&o.nmap.probes, "nmap-probes", "",
 		"also run nmap's version detection from an nmap-service-probes FILE you supply\n(e.g. /usr/share/nmap/nmap-service-probes; never bundled: nmap's data is under the NPSL)")
 	cmd.Flags().StringVar(&o.nmap.answer, "nmap-answer", fingerprint.NmapAnswer,
-		"with --nmap-probes, where nmap's rules match: nmap (report what nmap -sV would) or\nbest (nmap's match completed by portrait's own findings)")
+		"with --nmap-probes, where nmap's rules match: nmap (report what nmap -sV would), best\n(nmap's match completed by portrait's own findings) or only (nmap's verdict on every\nport, also where its rules match nothing: portrait's own findings only in the stack)")
+	cmd.Flags().StringVar(&o.nmap.services, "nmap-services", "",
+		"with --nmap-answer only, nmap's port table: an nmap-services FILE you supply, for the\nname nmap guesses on a port nothing identified (default: portrait's own table)")
 	_ = cmd.RegisterFlagCompletionFunc("nmap-answer", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{fingerprint.NmapAnswer, fingerprint.BestAnswer}, cobra.ShellCompDirectiveNoFileComp
+		return []string{fingerprint.NmapAnswer, fingerprint.BestAnswer, fingerprint.OnlyAnswer}, cobra.ShellCompDirectiveNoFileComp
 	})
 }
 
@@ -30,10 +33,18 @@ func addNmapFlags(cmd *cobra.Command, o *scanOpts) {
 // catalog and switches the engine to nmap mode. The file is read only from
 // the path given: never bundled, never looked for.
 func applyNmapProbes(g *globals, o *scanOpts, cat *fingerprint.Catalog, fc *fingerprint.Config, intensity int) error {
-	if o.nmap.answer != fingerprint.NmapAnswer && o.nmap.answer != fingerprint.BestAnswer {
-		return usagef("invalid --nmap-answer %q (want nmap or best)", o.nmap.answer)
+	switch o.nmap.answer {
+	case fingerprint.NmapAnswer, fingerprint.BestAnswer, fingerprint.OnlyAnswer:
+	default:
+		return usagef("invalid --nmap-answer %q (want nmap, best or only)", o.nmap.answer)
+	}
+	if o.nmap.services != "" && o.nmap.answer != fingerprint.OnlyAnswer {
+		return usagef("--nmap-services needs --nmap-answer only")
 	}
 	if o.nmap.probes == "" {
+		if o.nmap.services != "" || o.nmap.answer != fingerprint.NmapAnswer {
+			return usagef("--nmap-answer and --nmap-services need --nmap-probes")
+		}
 		return nil
 	}
 	set, err := nmapprobes.LoadFile(o.nmap.probes)
@@ -51,5 +62,12 @@ func applyNmapProbes(g *globals, o *scanOpts, cat *fingerprint.Catalog, fc *fing
 	}
 	fc.Nmap = set.Mode(intensity)
 	fc.Nmap.Answer = o.nmap.answer
+	if o.nmap.services != "" {
+		svcs, err := nmapprobes.LoadServices(o.nmap.services)
+		if err != nil {
+			return usageError{err}
+		}
+		fc.Nmap.PortNames = svcs.TCP
+	}
 	return nil
 }
