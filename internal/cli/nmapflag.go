@@ -11,7 +11,7 @@ import (
 
 // nmapOpts are the scan flags of nmap mode.
 type nmapOpts struct {
-	probes string // --nmap-probes PATH
+	probes   string // --nmap-probes PATH
 	answer   string // --nmap-answer nmap|best|only
 	services string // --nmap-services PATH
 }
