@@ -33,6 +33,10 @@ type PortRecord struct {
 	State     string  `json:"state"`  // open | closed | filtered
 	Reason    string  `json:"reason"` // syn-ack | conn-refused | no-response | ...
 	RTTMS     float64 `json:"rtt_ms,omitempty"`
+	// Service is an identification the port scan already made (a UDP
+	// port, from the reply that showed it open). The pipeline takes it as
+	// its own fingerprint: host correlation, checkpoint, later stages.
+	Service *fingerprint.Service `json:"-"`
 }
 
 // ErrorRecord reports a target that could not be scanned (a name that did

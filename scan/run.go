@@ -170,7 +170,18 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Meta, error) {
 		if p.State == "open" {
 			open.Add(1)
 		}
+		svc := p.Service
+		p.Service = nil
 		out <- p
+		if p.State == "open" && svc != nil {
+			groups.add(p.Host)
+			if cfg.OnIdentified != nil && ctx.Err() == nil {
+				cfg.OnIdentified(svc)
+			}
+			atomic.AddInt64(&prog.Fingerprints, 1)
+			groups.done(p.Host, svc)
+			return
+		}
 		if p.State == "open" && cfg.Engine != nil && p.Transport == "tcp" {
 			atomic.AddInt64(&prog.Pending, 1)
 			groups.add(p.Host)

@@ -88,3 +88,55 @@ func TestRunPipeline(t *testing.T) {
 		t.Errorf("meta %+v", meta)
 	}
 }
+
+// stageFunc is a Stage from a function.
+type stageFunc func(h HostRecord, svcs []*fingerprint.Service) []Record
+
+func (stageFunc) Name() string { return "test" }
+func (f stageFunc) Host(_ context.Context, h HostRecord, svcs []*fingerprint.Service, _ []Record) []Record {
+	return f(h, svcs)
+}
+
+// A port the port scan already identified (UDP: from its reply) goes
+// through the pipeline like a fingerprinted one: the checkpoint hook, the
+// host's later stages, the sink; the engine is not asked again.
+func TestRunPreIdentified(t *testing.T) {
+	udpSvc := &fingerprint.Service{Type: "service", Host: "127.0.0.1", Port: 161, Transport: "udp", State: "open", Service: "snmp", Product: "net-snmp"}
+	ps := func(ctx context.Context, onPort func(PortRecord), onHost func(HostRecord)) error {
+		onPort(PortRecord{Host: "127.0.0.1", Port: 161, Transport: "udp", State: "open", Reason: "udp-response", Service: udpSvc})
+		onHost(HostRecord{Host: "127.0.0.1", State: "up", Open: 1})
+		return nil
+	}
+	var identified, staged []*fingerprint.Service
+	stage := stageFunc(func(_ HostRecord, svcs []*fingerprint.Service) []Record {
+		staged = append(staged, svcs...)
+		return nil
+	})
+	sink := &memSink{}
+	eng := fingerprint.New(fingerprint.Config{}, []protocol.Module{}, fingerprint.NewCatalog(), nil, nil)
+	_, err := Run(context.Background(), Config{PortScan: ps, Engine: eng, Stages: []Stage{stage},
+		OnIdentified: func(s *fingerprint.Service) { identified = append(identified, s) }}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(identified) != 1 || identified[0] != udpSvc {
+		t.Errorf("checkpoint hook got %v", identified)
+	}
+	if len(staged) != 1 || staged[0] != udpSvc {
+		t.Errorf("later stages got %v", staged)
+	}
+	var services int
+	for _, r := range sink.recs {
+		switch v := r.(type) {
+		case *fingerprint.Service:
+			services++
+		case PortRecord:
+			if v.Service != nil {
+				t.Errorf("the port record carries its service into the sink")
+			}
+		}
+	}
+	if services != 1 {
+		t.Errorf("%d service records, want 1", services)
+	}
+}

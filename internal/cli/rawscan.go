@@ -162,12 +162,10 @@ func chooseUDPPorts(o *scanOpts, cf *config.File) ([]int, error) {
 // ports).
 func (p scanPlan) scansTCP() bool { return p.tcp != "" && !p.only }
 
-// portScan builds stage 3 (and 2) for the plan. The returned wrap must be
-// applied to the sink: it writes the UDP service records next to their
-// ports.
-func portScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, plan scanPlan, tcpPorts, udpPorts []int, engine *fingerprint.Engine) (scan.PortScanFunc, func(scan.Sink) scan.Sink, error) {
-	reg := &udpServices{m: map[string]*fingerprint.Service{}}
-	wrap := func(s scan.Sink) scan.Sink { return udpServiceSink{Sink: s, reg: reg} }
+// portScan builds stage 3 (and 2) for the plan. UDP ports arrive
+// identified (their service rides on the port record); the pipeline
+// fingerprints TCP ports itself.
+func portScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, plan scanPlan, tcpPorts, udpPorts []int, engine *fingerprint.Engine) (scan.PortScanFunc, error) {
 	lo := loopbackOnly(set)
 	type part func(src sweep.Source, hint func(netip.Addr) sweep.Hint) (scan.PortScanFunc, error)
 	var parts []part
@@ -184,12 +182,12 @@ func portScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, plan sc
 		}
 		if plan.udp {
 			parts = append(parts, func(src sweep.Source, hint func(netip.Addr) sweep.Hint) (scan.PortScanFunc, error) {
-				return udpScanFrom(g, o, cf, src, hint, udpPorts, engine, reg, rawRate(o, cf, lo, defaultUDPRate))
+				return udpScanFrom(g, o, cf, src, hint, udpPorts, engine, rawRate(o, cf, lo, defaultUDPRate))
 			})
 		}
 	}
 	if o.rate < 0 || cf.Scanner.Rate < 0 {
-		return nil, nil, usagef("--rate must not be negative")
+		return nil, usagef("--rate must not be negative")
 	}
 	return func(ctx context.Context, onPort func(scan.PortRecord), onHost func(scan.HostRecord)) error {
 		var src sweep.Source = set.Iter()
@@ -253,7 +251,7 @@ func portScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, plan sc
 		merge.flush()
 		dwg.Wait()
 		return errors.Join(append(errs, derr)...)
-	}, wrap, nil
+	}, nil
 }
 
 // synScan adapts the SYN scanner to the pipeline's stage 3 (every target,
@@ -338,17 +336,11 @@ func connectScanFrom(g *globals, o *scanOpts, cf *config.File, src sweep.Source,
 	}, nil
 }
 
-// udpScan adapts the UDP scanner (every target, no discovery); engine may
-// be nil.
-func udpScan(g *globals, o *scanOpts, cf *config.File, set *target.Set, ports []int, engine *fingerprint.Engine, reg *udpServices) (scan.PortScanFunc, error) {
-	return udpScanFrom(g, o, cf, set.Iter(), nil, ports, engine, reg, rawRate(o, cf, loopbackOnly(set), defaultUDPRate))
-}
-
 // udpIdentifyConcurrency bounds the UDP ports identified at once.
 const udpIdentifyConcurrency = 32
 
 func udpScanFrom(g *globals, o *scanOpts, cf *config.File, src sweep.Source, hint func(netip.Addr) sweep.Hint, ports []int,
-	engine *fingerprint.Engine, reg *udpServices, rate float64) (scan.PortScanFunc, error) {
+	engine *fingerprint.Engine, rate float64) (scan.PortScanFunc, error) {
 	cfg := udp.Config{
 		Rate:           rate,
 		Retries:        retriesFrom(o, cf, 2),
@@ -384,9 +376,9 @@ func udpScanFrom(g *globals, o *scanOpts, cf *config.File, src sweep.Source, hin
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				svc := engine.IdentifyUDP(ctx, fingerprint.Target{Addr: r.Addr, Hostname: r.Name, Port: r.Port}, r.Reply, r.Probe)
-				reg.put(r.Addr.String(), r.Port, svc)
-				onPort(record(r))
+				rec := record(r)
+				rec.Service = engine.IdentifyUDP(ctx, fingerprint.Target{Addr: r.Addr, Hostname: r.Name, Port: r.Port}, r.Reply, r.Probe)
+				onPort(rec)
 				mu.Lock()
 				pending[r.Addr]--
 				h, held := heldHost[r.Addr]
@@ -425,49 +417,6 @@ func udpScanFrom(g *globals, o *scanOpts, cf *config.File, src sweep.Source, hin
 		}
 		return nil
 	}, nil
-}
-
-// udpServices holds UDP service records until their port record is
-// written (udpServiceSink).
-type udpServices struct {
-	mu sync.Mutex
-	m  map[string]*fingerprint.Service
-}
-
-func udpKey(host string, port int) string { return fmt.Sprintf("%s|%d", host, port) }
-
-func (u *udpServices) put(host string, port int, s *fingerprint.Service) {
-	u.mu.Lock()
-	u.m[udpKey(host, port)] = s
-	u.mu.Unlock()
-}
-
-func (u *udpServices) take(host string, port int) *fingerprint.Service {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	k := udpKey(host, port)
-	s := u.m[k]
-	delete(u.m, k)
-	return s
-}
-
-// udpServiceSink writes each open UDP port's service record right after
-// the port record (the pipeline fingerprints TCP ports itself).
-type udpServiceSink struct {
-	scan.Sink
-	reg *udpServices
-}
-
-func (s udpServiceSink) Port(p scan.PortRecord) error {
-	if err := s.Sink.Port(p); err != nil {
-		return err
-	}
-	if p.Transport == "udp" {
-		if svc := s.reg.take(p.Host, p.Port); svc != nil {
-			return s.Sink.Service(svc)
-		}
-	}
-	return nil
 }
 
 // hostMerger joins the host records of parallel scans (SYN and UDP) into

@@ -244,11 +244,10 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 		return usageError{err}
 	}
 
-	ps, wrap, err := portScan(g, o, cf, set, plan, ports, udpPorts, engine)
+	ps, err := portScan(g, o, cf, set, plan, ports, udpPorts, engine)
 	if err != nil {
 		return err
 	}
-	sink = wrap(sink)
 	scfg := scan.Config{
 		Meta:                   scan.Meta{Scanner: "portrait " + fingerprint.Version, Targets: append(append([]string{}, args...), prefixAll("-iL ", o.inputFiles)...), Ports: len(ports) + len(udpPorts)},
 		PortScan:               ps,

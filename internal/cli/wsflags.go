@@ -171,25 +171,13 @@ func applyWorkspace(cmd *cobra.Command, g *globals, o *scanOpts, args []string, 
 			return nil, fmt.Errorf("workspace: %w", err)
 		}
 	}
-	// The archive goes below the UDP service writer, so that it sees the
-	// UDP service records that writer adds.
-	var arch *store.Archive
-	mk := func(inner scan.Sink) (scan.Sink, error) {
-		a, err := store.NewArchive(ctx, store.ArchiveOptions{Workspace: ws, ID: req.ID, Inner: inner, Resume: o.ws.state,
-			NoBanners: o.ws.noBanners, Targets: req.Args, Log: g.log,
-			AfterFinish: func(a *store.Archive) { afterScan(g, ws, req.ID) }})
-		arch = a
-		return a, err
-	}
-	var err error
-	if u, ok := sink.(udpServiceSink); ok {
-		if u.Sink, err = mk(u.Sink); err != nil {
-			return nil, err
-		}
-		sink = u
-	} else if sink, err = mk(sink); err != nil {
+	arch, err := store.NewArchive(ctx, store.ArchiveOptions{Workspace: ws, ID: req.ID, Inner: sink, Resume: o.ws.state,
+		NoBanners: o.ws.noBanners, Targets: req.Args, Log: g.log,
+		AfterFinish: func(a *store.Archive) { afterScan(g, ws, req.ID) }})
+	if err != nil {
 		return nil, err
 	}
+	sink = arch
 
 	ps := scfg.PortScan
 	if o.ws.state != nil {
