@@ -59,8 +59,9 @@ func (r *ring) status(b int) *uint32 {
 }
 
 // read delivers the packets of every block the kernel has handed over,
-// waiting up to 50ms for the first.
-func (r *ring) read(fd int, snaplen int, fn func([]byte, time.Time)) (int, error) {
+// waiting up to 50ms for the first (or until wake, the listener's
+// eventfd, says it is closing).
+func (r *ring) read(fd, wake int, snaplen int, fn func([]byte, time.Time)) (int, error) {
 	n := 0
 	for blocks := 0; blocks < ringBlocks; blocks++ {
 		st := r.status(r.cur)
@@ -68,9 +69,8 @@ func (r *ring) read(fd int, snaplen int, fn func([]byte, time.Time)) (int, error
 			if n > 0 {
 				return n, nil
 			}
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR}}
-			if _, err := unix.Poll(fds, 50); err != nil && !errors.Is(err, unix.EINTR) {
-				return 0, fmt.Errorf("poll: %w", err)
+			if err := waitReadable(fd, wake, 50); err != nil {
+				return 0, err
 			}
 			if atomic.LoadUint32(st)&unix.TP_STATUS_USER == 0 {
 				return 0, nil
@@ -102,3 +102,16 @@ func (r *ring) read(fd int, snaplen int, fn func([]byte, time.Time)) (int, error
 }
 
 func (r *ring) close() { _ = unix.Munmap(r.mem) }
+
+// waitReadable waits up to ms milliseconds for fd to have packets or for
+// wake (an eventfd; -1 for none) to be signalled.
+func waitReadable(fd, wake, ms int) error {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR}, {Fd: int32(wake), Events: unix.POLLIN}}
+	if wake < 0 {
+		fds = fds[:1]
+	}
+	if _, err := unix.Poll(fds, ms); err != nil && !errors.Is(err, unix.EINTR) {
+		return fmt.Errorf("poll: %w", err)
+	}
+	return nil
+}

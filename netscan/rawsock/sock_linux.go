@@ -244,6 +244,7 @@ func setsockoptBytes(fd, level, opt int, p unsafe.Pointer, n uintptr) error {
 type Listener struct {
 	mu      sync.Mutex // held by Read for one wait; Close takes it
 	fd      int
+	wake    int // eventfd Close signals, so that a waiting Read returns at once (-1: none)
 	closed  atomic.Bool
 	msgs    []unix.Mmsghdr
 	iovs    []unix.Iovec
@@ -337,7 +338,11 @@ func Listen(cfg ListenConfig) (*Listener, error) {
 		}
 		return fail("bind", err)
 	}
-	l := &Listener{fd: fd, snaplen: cfg.Snaplen, ifindex: cfg.Ifindex, proto: proto, ring: rg}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		wake = -1 // reads then end within their 50ms wait
+	}
+	l := &Listener{fd: fd, wake: wake, snaplen: cfg.Snaplen, ifindex: cfg.Ifindex, proto: proto, ring: rg}
 	l.msgs = make([]unix.Mmsghdr, cfg.Batch)
 	l.iovs = make([]unix.Iovec, cfg.Batch)
 	l.bufs = make([][]byte, cfg.Batch)
@@ -369,7 +374,7 @@ func (l *Listener) ReadTS(fn func(pkt []byte, at time.Time)) (int, error) {
 		if l.closed.Load() {
 			return 0, os.ErrClosed
 		}
-		return l.ring.read(l.fd, l.snaplen, fn)
+		return l.ring.read(l.fd, l.wake, l.snaplen, fn)
 	}
 	for {
 		if l.closed.Load() {
@@ -380,14 +385,24 @@ func (l *Listener) ReadTS(fn func(pkt []byte, at time.Time)) (int, error) {
 		// wake-up costs more than the packet). Idle, it blocks.
 		flags := uintptr(unix.MSG_DONTWAIT)
 		if l.idle >= idleNaps {
-			flags = unix.MSG_WAITFORONE
+			if l.wake >= 0 {
+				// Idle: block in poll, which Close can interrupt.
+				if err := waitReadable(l.fd, l.wake, 50); err != nil {
+					return 0, err
+				}
+				if l.closed.Load() {
+					return 0, os.ErrClosed
+				}
+			} else {
+				flags = unix.MSG_WAITFORONE
+			}
 		}
 		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(l.fd), uintptr(unsafe.Pointer(&l.msgs[0])),
 			uintptr(len(l.msgs)), flags, 0, 0)
 		if e != 0 {
 			switch e {
 			case unix.EAGAIN, unix.EINTR:
-				if flags == unix.MSG_DONTWAIT {
+				if flags == unix.MSG_DONTWAIT && l.idle < idleNaps {
 					l.idle++
 					l.mu.Unlock()
 					time.Sleep(nap)
@@ -429,16 +444,23 @@ func (l *Listener) Drops() uint32 {
 	return st.Drops
 }
 
-// Close closes the socket. A Read in progress returns os.ErrClosed; Close
-// waits for it (at most one 50ms wait).
+// Close closes the socket. A Read in progress is woken and returns
+// os.ErrClosed; Close waits for it.
 func (l *Listener) Close() error {
 	if l.closed.Swap(true) {
 		return nil
+	}
+	if l.wake >= 0 {
+		var one = [8]byte{1}
+		_, _ = unix.Write(l.wake, one[:])
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ring != nil {
 		l.ring.close()
+	}
+	if l.wake >= 0 {
+		_ = unix.Close(l.wake)
 	}
 	return unix.Close(l.fd)
 }
