@@ -79,7 +79,7 @@ func runRaw(ctx context.Context, cfg Config, m methods, src sweep.Source, report
 	if err != nil {
 		return sweep.Summary{}, err
 	}
-	l, err := rawsock.Listen(rawsock.ListenConfig{Filter: f, Snaplen: 128, RcvBuf: 8 << 20})
+	l, err := rawsock.Listen(rawsock.ListenConfig{Filter: f, Snaplen: 128, RcvBuf: 8 << 20, Rate: cfg.Rate})
 	if err != nil {
 		return sweep.Summary{}, err
 	}

@@ -45,3 +45,22 @@ func TestCloseWakesRead(t *testing.T) {
 		}
 	}
 }
+
+func TestRingBlockSize(t *testing.T) {
+	for _, c := range []struct {
+		rate float64
+		want int
+	}{
+		{0, ringMaxBlock},         // unknown rate: the largest ring
+		{-1, ringMaxBlock},        // (no cap)
+		{10_000, ringMinBlock},    // 5 KB a retire period
+		{200_000, 128 << 10},      // 102 KB
+		{500_000, 256 << 10},      // 256 KB
+		{2_000_000, ringMaxBlock}, // 1 MB
+		{1e9, ringMaxBlock},       // capped
+	} {
+		if got := ringBlockSize(c.rate); got != c.want {
+			t.Errorf("rate %.0f: block %d, want %d", c.rate, got, c.want)
+		}
+	}
+}

@@ -284,6 +284,9 @@ type ListenConfig struct {
 	// NoRing reads with recvmmsg instead of the TPACKET_V3 ring (the
 	// ring is used for cooked listeners when the kernel allows it).
 	NoRing bool
+	// Rate is the packets per second expected at most (the scan's send
+	// rate): it sizes the receive ring. 0: unknown, the largest ring.
+	Rate float64
 }
 
 // Listen opens a packet socket. The filter is attached before the socket
@@ -329,7 +332,7 @@ func Listen(cfg ListenConfig) (*Listener, error) {
 	}
 	var rg *ring
 	if !cfg.Ethernet && !cfg.NoRing {
-		rg, _ = setupRing(fd) // without a ring, recvmmsg does the job
+		rg, _ = setupRing(fd, cfg.Rate) // without a ring, recvmmsg does the job
 	}
 	sa := &unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: cfg.Ifindex}
 	if err := unix.Bind(fd, sa); err != nil {

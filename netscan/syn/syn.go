@@ -102,7 +102,7 @@ func Scan(ctx context.Context, cfg Config, src sweep.Source, ports []int) (sweep
 		defer res.Close()
 		sports = append(sports, res.Port)
 	}
-	tr, err := newTransport(sports, cfg.TTL)
+	tr, err := newTransport(sports, cfg.TTL, cfg.Rate)
 	if err != nil {
 		return sweep.Summary{}, err
 	}
@@ -194,12 +194,12 @@ type transport struct {
 	err      error
 }
 
-func newTransport(sports []uint16, ttl uint8) (*transport, error) {
+func newTransport(sports []uint16, ttl uint8, rate float64) (*transport, error) {
 	f, err := rawsock.Filter(rawsock.FilterSpec{TCPPorts: sports, ICMPErrors: true, Snaplen: 128})
 	if err != nil {
 		return nil, err
 	}
-	l, err := rawsock.Listen(rawsock.ListenConfig{Filter: f, Snaplen: 128})
+	l, err := rawsock.Listen(rawsock.ListenConfig{Filter: f, Snaplen: 128, Rate: rate})
 	if err != nil {
 		return nil, err
 	}
