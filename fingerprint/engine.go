@@ -12,6 +12,7 @@
 package fingerprint
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -39,6 +40,10 @@ type Config struct {
 	BannerWait time.Duration
 	// ProbeTimeout bounds one probe or module dialogue round (default 1s).
 	ProbeTimeout time.Duration
+	// PortTimeout bounds the whole fingerprint of one port (default 15s):
+	// a server that keeps every read busy without ever finishing a reply
+	// cannot hold a port past it. The record then says what was found.
+	PortTimeout time.Duration
 	// MaxRead caps each response (default 64 KiB).
 	MaxRead int
 	// Parallel caps the probes run at once on one port (default 8): servers
@@ -70,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProbeTimeout <= 0 {
 		c.ProbeTimeout = time.Second
+	}
+	if c.PortTimeout <= 0 {
+		c.PortTimeout = 15 * time.Second
 	}
 	if c.MaxRead <= 0 {
 		c.MaxRead = 64 << 10
@@ -219,12 +227,20 @@ func (e *Engine) Identify(ctx context.Context, t Target) *Service {
 		svc.Info = "not probed: raw printer port (--fingerprint-all-ports probes it)"
 		return svc
 	}
-	isTLS := e.layer(ctx, t, false, ev)
+	pctx, cancel := context.WithTimeout(ctx, e.cfg.PortTimeout)
+	defer cancel()
+	isTLS := e.layer(pctx, t, false, ev)
 	if isTLS {
-		e.layer(ctx, t, true, ev)
+		e.layer(pctx, t, true, ev)
 	}
-	e.followUps(ctx, t, isTLS, ev)
+	e.followUps(pctx, t, isTLS, ev)
 	svc := e.nmapDecide(t, isTLS, ev) // decide, after nmap mode's probes if any
+	if pctx.Err() != nil && ctx.Err() == nil {
+		e.log.Debug("port fingerprint cut at its time budget", "target", t.Addr, "port", t.Port, "budget", e.cfg.PortTimeout)
+		if svc.Info == "" && svc.Product == "" {
+			svc.Info = "fingerprint cut at the port's time budget"
+		}
+	}
 	svc.DurationMS = time.Since(start).Milliseconds()
 	return svc
 }
@@ -782,7 +798,7 @@ func (e *Engine) followUps(ctx context.Context, t Target, isTLS bool, ev *eviden
 			}
 			return false
 		})
-		if unknown && ev.reacted.Load() {
+		if unknown && ev.reacted.Load() && !ev.deaf() {
 			// Last resort, as nmap does: a port no module and no rule could
 			// name gets the probes up to the configured intensity, so
 			// services on unusual ports are still found by their data
@@ -794,7 +810,7 @@ func (e *Engine) followUps(ctx context.Context, t Target, isTLS bool, ev *eviden
 			sent += e.runProbes(lctx, t, isTLS, ev, &wg, func(p *Probe) bool {
 				return p.onPort(t.Port, isTLS) || p.Rarity <= e.cfg.Intensity
 			}, probeLimit{sem: make(chan struct{}, 6), answered: func() {
-				if _, still := e.findings(ev); !still {
+				if _, still := e.findings(ev); !still || ev.deaf() {
 					cancel()
 				}
 			}})
@@ -806,6 +822,39 @@ func (e *Engine) followUps(ctx context.Context, t Target, isTLS bool, ev *eviden
 			return
 		}
 	}
+}
+
+// deafAfter is how many different requests must have drawn the same
+// stream before a server is taken not to listen.
+const deafAfter = 4
+
+// deaf says whether the server's answers do not depend on what it is sent:
+// at least deafAfter different requests drew one and the same byte stream
+// (each answer a prefix of the longest, the greeting included). More
+// probes cannot teach anything about a server that does not listen (a
+// trickle, a banner on a loop), so the last resort is skipped.
+func (ev *evidence) deaf() bool {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	var longest []byte
+	reqs := map[string]bool{}
+	for _, x := range ev.exchanges {
+		if len(x.Response) > len(longest) {
+			longest = x.Response
+		}
+	}
+	for _, x := range ev.exchanges {
+		if len(x.Response) == 0 {
+			continue
+		}
+		if !bytes.HasPrefix(longest, x.Response) {
+			return false
+		}
+		if len(x.Request) > 0 {
+			reqs[string(x.Request)] = true
+		}
+	}
+	return len(reqs) >= deafAfter
 }
 
 // findings lists the rule names, products and services identified so far

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,5 +160,72 @@ func TestIdentifyLateBanner(t *testing.T) {
 	s := testEngine(t).Identify(context.Background(), target(t, addr))
 	if s.Product != "Greetd" || s.Version != "3.0" {
 		t.Fatalf("late greeting missed: %+v", s)
+	}
+}
+
+// A server that streams the same bytes whatever it is sent (a trickle)
+// does not get the last-resort probes: the answers show it does not
+// listen. One that answers each request differently still does.
+func TestIdentifyDeafServerSkipsLastResort(t *testing.T) {
+	probes, err := BuiltinProbes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(serve func(c net.Conn)) int {
+		var mu sync.Mutex
+		conns := 0
+		addr := prototest.Serve(t, func(c net.Conn) {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+			serve(c)
+		})
+		e := New(Config{BannerWait: 200 * time.Millisecond, ProbeTimeout: 300 * time.Millisecond}, nil, NewCatalog(), probes, nil)
+		e.Identify(context.Background(), target(t, addr))
+		mu.Lock()
+		defer mu.Unlock()
+		return conns
+	}
+	trickle := run(func(c net.Conn) {
+		for i := 0; i < 200; i++ {
+			if _, err := c.Write([]byte("x")); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	echo := run(func(c net.Conn) {
+		c.Write([]byte("? "))
+		buf := make([]byte, 512)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			c.Write(buf[:n])
+		}
+	})
+	if trickle >= echo {
+		t.Errorf("the deaf server got %d connections, the listening one %d: the last resort ran for both", trickle, echo)
+	}
+	t.Logf("connections: deaf %d, listening %d", trickle, echo)
+}
+
+func TestDeaf(t *testing.T) {
+	x := func(req, resp string) Exchange { return Exchange{Request: []byte(req), Response: []byte(resp)} }
+	for _, c := range []struct {
+		name string
+		xs   []Exchange
+		want bool
+	}{
+		{"stream", []Exchange{x("", "xxxx"), x("a", "x"), x("b", "xxxxxxxx"), x("c", "xx"), x("d", "xxx")}, true},
+		{"too few requests", []Exchange{x("", "xxxx"), x("a", "x"), x("b", "xx")}, false},
+		{"answers differ", []Exchange{x("a", "ERR a"), x("b", "ERR b"), x("c", "ERR c"), x("d", "ERR d")}, false},
+		{"same banner, silent probes", []Exchange{x("", "HI"), x("a", ""), x("b", ""), x("c", ""), x("d", "")}, false},
+	} {
+		ev := &evidence{exchanges: c.xs}
+		if got := ev.deaf(); got != c.want {
+			t.Errorf("%s: deaf %v, want %v", c.name, got, c.want)
+		}
 	}
 }

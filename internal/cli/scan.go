@@ -40,6 +40,7 @@ type scanOpts struct {
 	noFingerprint   bool
 	rules           []string
 	bannerWait      time.Duration
+	portTimeout     time.Duration
 	probeTimeout    time.Duration
 	maxProtocols    int
 	intensity       int
@@ -103,6 +104,7 @@ ARP on local networks; deep: + TCP SYN; tcp: TCP only) and only live hosts are p
 	f.StringArrayVar(&o.rules, "rules", nil, "extra fingerprint rule file (YAML, docs/rules.md); repeatable")
 	f.DurationVar(&o.bannerWait, "banner-wait", 0, "how long a port is given to speak first (default 500ms)")
 	f.DurationVar(&o.probeTimeout, "probe-timeout", 0, "timeout of one fingerprint probe (default 1s)")
+	f.DurationVar(&o.portTimeout, "port-timeout", 0, "time budget of one port's whole fingerprint (default 15s)")
 	f.IntVar(&o.maxProtocols, "max-protocols", 0, "stop probing a port after this many protocols confirmed (default 3)")
 	f.IntVar(&o.intensity, "version-intensity", -1, "0-9: how many rare data probes unknown services get (default 7)")
 	f.IntVar(&o.fpConcurrency, "fingerprint-concurrency", 0, "ports fingerprinted at once (default 64)")
@@ -323,6 +325,7 @@ func buildEngine(ctx context.Context, g *globals, o *scanOpts, cf *config.File) 
 	fc := fingerprint.Config{
 		BannerWait:    firstDur(o.bannerWait, cf.Fingerprint.BannerWait.Get(0)),
 		ProbeTimeout:  firstDur(o.probeTimeout, cf.Fingerprint.ProbeTimeout.Get(0)),
+		PortTimeout:   firstDur(o.portTimeout, cf.Fingerprint.PortTimeout.Get(0)),
 		MaxProtocols:  firstInt(o.maxProtocols, cf.Fingerprint.MaxProtocols),
 		Intensity:     intensity,
 		NoTLS:         o.noTLS || cf.Fingerprint.NoTLS,

@@ -48,6 +48,7 @@ type Fingerprint struct {
 	Enabled      *bool    `yaml:"enabled"`
 	BannerWait   Duration `yaml:"banner_wait"`
 	ProbeTimeout Duration `yaml:"timeout"`
+	PortTimeout  Duration `yaml:"port_timeout"`
 	MaxProtocols int      `yaml:"max_protocols"`
 	Intensity    *int     `yaml:"intensity"`
 	Concurrency  int      `yaml:"probe_concurrency"` // ports fingerprinted at once
