@@ -206,7 +206,8 @@ EOF
   start nginx /usr/sbin/nginx -c "$ETC/nginx.conf" -g 'daemon off;'
 }
 
-svc_apache2() {   # default ServerTokens (Full) as Debian ships it: the version is in the Server header
+svc_apache2() {   # default ServerTokens (Full) as Debian ships it: the version is in the Server header;
+  # ServerName is the shared lab's, where emulate's shipped Apache personality was recorded
   mkdir -p "$ST/apache2"
   cat >"$ETC/apache2.conf" <<EOF
 ServerRoot /etc/apache2
@@ -218,7 +219,7 @@ KeepAlive On
 User www-data
 Group www-data
 HostnameLookups Off
-ServerName testenv.local
+ServerName lab.local
 ErrorLog $LOG/apache2.error.log
 LogLevel warn
 IncludeOptional mods-enabled/*.load
@@ -262,10 +263,17 @@ svc_postfix() {   # a private Postfix instance: own config dir and queue, smtpd 
   mkdir -p "$C" "$Q" "$D"
   cp /etc/postfix/master.cf "$C/master.cf"
   [ -e /etc/postfix/dynamicmaps.cf ] && cp /etc/postfix/dynamicmaps.cf "$C/"
+  [ -e /etc/ssl/private/ssl-cert-snakeoil.key ] || make-ssl-cert generate-default-snakeoil --force-overwrite
+  # Debian's defaults (STARTTLS with the snakeoil certificate) under the
+  # host name of the shared lab, where emulate's shipped Postfix personality
+  # was recorded: its acceptance test compares the emulation with this server.
   cat >"$C/main.cf" <<EOF
 compatibility_level = 3.6
-myhostname = testenv.local
+myhostname = lab.local
 smtpd_banner = \$myhostname ESMTP \$mail_name (Debian/GNU)
+smtpd_tls_cert_file = /etc/ssl/certs/ssl-cert-snakeoil.pem
+smtpd_tls_key_file = /etc/ssl/private/ssl-cert-snakeoil.key
+smtpd_tls_security_level = may
 mydestination =
 inet_interfaces = $IP
 inet_protocols = ipv4
