@@ -129,15 +129,49 @@ func TestNetnsStates(t *testing.T) {
 	t.Logf("summary %+v", sum)
 }
 
-// Loss (and delay, where the kernel has netem) on probes and answers:
-// retries still reach the truth.
+// Loss and delay on probes and answers: retries and the adaptive timeout
+// still reach the truth. The delay is netem's where the kernel has it,
+// else a slow link's queueing (tbf at 100 kbit/s: about 5 ms per answer,
+// growing through each burst).
 func TestNetnsLossAndDelay(t *testing.T) {
 	e, tr := stateEnv(t)
 	e.Loss(10, 10)
-	e.Netem("delay 30ms 10ms")
+	if !e.Netem("delay 30ms 10ms") && !e.SlowLink("100kbit") {
+		t.Log("no delay applied: loss only")
+	}
 	c := newCollector()
 	scanSet(t, c.config(Config{Retries: 5, Timeout: 400 * time.Millisecond}), []string{e.NSIP.String()}, nil, tr.ports())
 	checkStates(t, c, e.NSIP, tr)
+}
+
+// A slow link alone (no loss): a full burst of answers queues for far
+// longer than the first round-trip times suggested, and the adaptive
+// timeout must not call the late answers filtered.
+func TestNetnsSlowLink(t *testing.T) {
+	e, tr := stateEnv(t)
+	if !e.SlowLink("100kbit") {
+		t.Skip("no tc tbf in this kernel")
+	}
+	// Each port gets a few neighbours that are closed, so that the burst
+	// of resets is long enough to queue.
+	ports := tr.ports()
+	for p := 1000; p < 1200; p++ {
+		tr[p] = [2]string{"closed", "reset"}
+		ports = append(ports, p)
+	}
+	c := newCollector()
+	sum := scanSet(t, c.config(Config{Retries: 2, Timeout: 2 * time.Second}), []string{e.NSIP.String()}, nil, ports)
+	checkStates(t, c, e.NSIP, tr)
+	var slowest time.Duration
+	for _, r := range c.ports {
+		slowest = max(slowest, r.RTT)
+	}
+	// The impairment itself is checked, not the scanner's speed: answers
+	// queued behind ~200 others must have waited.
+	if slowest < 100*time.Millisecond {
+		t.Errorf("slowest answer after %v: the slow link did not delay anything", slowest)
+	}
+	t.Logf("slowest answer %v; summary %+v", slowest, sum)
 }
 
 // A capture inside the target proves that no packet reaches an excluded

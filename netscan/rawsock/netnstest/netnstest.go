@@ -173,6 +173,22 @@ func (e *Env) Netem(spec string) bool {
 	return true
 }
 
+// SlowLink queues the namespace's outgoing traffic behind a token bucket
+// (tc tbf) of rate ("100kbit"): each answer waits for those before it, so
+// the delays grow through a burst and shrink after it. It stands in for
+// netem's delay where the kernel has no netem (tbf is nearly always
+// built); false when neither is there.
+func (e *Env) SlowLink(rate string) bool {
+	e.t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", e.NS, "tc", "qdisc", "replace", "dev", e.NSIf, "root",
+		"tbf", "rate", rate, "burst", "1600", "latency", "5s").CombinedOutput()
+	if err != nil {
+		e.t.Logf("tc tbf unavailable (%v: %s): no delay applied", err, bytes.TrimSpace(out))
+		return false
+	}
+	return true
+}
+
 // Loss drops a random share (percent) of the packets entering the target
 // (probes) and of those leaving it (answers), with nftables: it works
 // where netem is not built.
