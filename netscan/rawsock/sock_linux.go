@@ -40,7 +40,9 @@ func Check() error {
 	if err != nil {
 		return wrapPerm("packet socket", err)
 	}
-	unix.Close(fd)
+	// Releasing a packet socket waits for an RCU grace period (10-20 ms):
+	// let it pass while the scan starts.
+	go unix.Close(fd)
 	return nil
 }
 
@@ -75,6 +77,7 @@ type Sender struct {
 	msgs  [MaxBatch]unix.Mmsghdr
 	sa4   [MaxBatch]unix.RawSockaddrInet4
 	sa6   [MaxBatch]unix.RawSockaddrInet6
+	link  *unix.RawSockaddrLinklayer // NewLinkSender: whole frames out of one interface
 	dsts  [MaxBatch]netip.AddrPort
 	tags  [MaxBatch]uint32
 	Sent  uint64 // packets the kernel accepted
@@ -183,7 +186,10 @@ func (s *Sender) Flush(onErr func(dst netip.AddrPort, tag uint32, err error)) er
 		*h = unix.Msghdr{}
 		h.Iov = &s.iovs[i]
 		h.SetIovlen(1)
-		if s.six {
+		if s.link != nil {
+			h.Name = (*byte)(unsafe.Pointer(s.link))
+			h.Namelen = unix.SizeofSockaddrLinklayer
+		} else if s.six {
 			s.sa6[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(s.dsts[i].Port()), Addr: s.dsts[i].Addr().As16()}
 			h.Name = (*byte)(unsafe.Pointer(&s.sa6[i]))
 			h.Namelen = unix.SizeofSockaddrInet6

@@ -57,7 +57,21 @@ type ListenConfig struct {
 	Batch     int
 	Ethernet  bool
 	EtherType uint16
+	NoRing    bool
+	Rate      float64
 }
+
+// LinkPath is a frame path; there is none on this platform.
+type LinkPath struct {
+	Ifindex int
+	Header  [14]byte
+}
+
+// LinkPathTo finds no frame path on this platform.
+func LinkPathTo(netip.Addr) (LinkPath, bool) { return LinkPath{}, false }
+
+// NewLinkSender fails on this platform.
+func NewLinkSender(int) (*Sender, error) { return nil, errPlatform }
 
 // Listener is unavailable on this platform.
 type Listener struct{}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portrait-scanner/portrait/netscan/connect"
+	"github.com/portrait-scanner/portrait/netscan/rawsock"
 	"github.com/portrait-scanner/portrait/netscan/rawsock/netnstest"
 	"github.com/portrait-scanner/portrait/netscan/rawsock/sweep"
 	"github.com/portrait-scanner/portrait/target"
@@ -120,6 +121,11 @@ func checkStates(t *testing.T, c *collector, addr netip.Addr, tr truth) {
 // or rejected with an ICMP error, each with its reason).
 func TestNetnsStates(t *testing.T) {
 	e, tr := stateEnv(t)
+	// The target is a neighbour on an Ethernet (veth) link: SYNs go out as
+	// frames past the IP stack (see TestNetnsStatesThroughIPStack).
+	if _, ok := rawsock.LinkPathTo(e.NSIP); !ok {
+		t.Errorf("no frame path to %s over the veth", e.NSIP)
+	}
 	c := newCollector()
 	sum := scanSet(t, c.config(Config{Retries: 2, Timeout: 300 * time.Millisecond}), []string{e.NSIP.String()}, nil, tr.ports())
 	checkStates(t, c, e.NSIP, tr)
@@ -127,6 +133,15 @@ func TestNetnsStates(t *testing.T) {
 		t.Errorf("host results %+v", c.hosts)
 	}
 	t.Logf("summary %+v", sum)
+}
+
+// The same truth with every SYN sent through the kernel's IP stack.
+func TestNetnsStatesThroughIPStack(t *testing.T) {
+	t.Setenv("PORTRAIT_SYN_L2", "0")
+	e, tr := stateEnv(t)
+	c := newCollector()
+	scanSet(t, c.config(Config{Retries: 2, Timeout: 300 * time.Millisecond}), []string{e.NSIP.String()}, nil, tr.ports())
+	checkStates(t, c, e.NSIP, tr)
 }
 
 // Loss and delay on probes and answers: retries and the adaptive timeout

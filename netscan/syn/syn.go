@@ -133,12 +133,11 @@ func Scan(ctx context.Context, cfg Config, src sweep.Source, ports []int) (sweep
 		tr.receive()
 	}()
 	sum, err := sw.Run(ctx, src, tr)
-	if werr := tr.stopWorkers(); werr != nil && err == nil {
-		err = werr
-	}
 	sum.RecvDrops = int(tr.Drops())
 	// Late answers are of no use once every block is done.
-	tr.l.Close()
+	if werr := tr.closeAll(nil); werr != nil && err == nil {
+		err = werr
+	}
 	wg.Wait()
 	if tr.err != nil && err == nil {
 		err = tr.err
@@ -185,7 +184,10 @@ type transport struct {
 	next    int
 	pool    sync.Pool
 	wwg     sync.WaitGroup
-	routes  map[netip.Prefix]netip.Addr // destination /24 (/64) -> source
+	routes  map[netip.Prefix]route // destination /24 (/64) -> how to send there
+	// link: IPv4 SYNs go out as whole frames where the path allows
+	// (rawsock.LinkPathTo); PORTRAIT_SYN_L2=0 sends all through the IP stack.
+	link bool
 	// srcs is read by the receiver: our source addresses.
 	mu       sync.RWMutex
 	srcs     map[netip.Addr]bool
@@ -205,18 +207,42 @@ func newTransport(sports []uint16, ttl uint8, rate float64) (*transport, error) 
 	}
 	return &transport{
 		sports: sports, ttl: ttl, stamp: rawsock.NewStamp(), l: l,
-		routes: map[netip.Prefix]netip.Addr{}, srcs: map[netip.Addr]bool{},
+		routes: map[netip.Prefix]route{}, srcs: map[netip.Addr]bool{},
+		link: os.Getenv("PORTRAIT_SYN_L2") != "0",
 	}, nil
 }
 
 func (t *transport) close() {
-	t.l.Close()
-	_ = t.stopWorkers()
+	t.closeAll(nil)
 }
 
-// source returns the local address for dst, looked up once per /24 (/64
-// in IPv6): hosts of one subnet share a route.
-func (t *transport) source(dst netip.Addr) (netip.Addr, error) {
+// closeAll closes the listener and stops the senders at once: releasing a
+// packet socket waits for an RCU grace period, and concurrent releases
+// share one. stop is the senders' stop (nil: stopWorkers).
+func (t *transport) closeAll(stop func() error) error {
+	if stop == nil {
+		stop = t.stopWorkers
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.l.Close()
+	}()
+	err := stop()
+	<-done
+	return err
+}
+
+// route is how SYNs reach a destination network: the source address,
+// and the frame path when they can skip the IP output path.
+type route struct {
+	src  netip.Addr
+	link *rawsock.LinkPath
+}
+
+// source returns the route to dst, looked up once per /24 (/64 in IPv6):
+// hosts of one subnet share a route.
+func (t *transport) source(dst netip.Addr) (route, error) {
 	bits := 24
 	if !dst.Is4() {
 		bits = 64
@@ -225,18 +251,24 @@ func (t *transport) source(dst netip.Addr) (netip.Addr, error) {
 	if dst.IsLoopback() {
 		k = netip.PrefixFrom(dst, dst.BitLen()) // 127.0.0.0/8 answers from each address itself
 	}
-	if src, ok := t.routes[k]; ok {
-		return src, nil
+	if r, ok := t.routes[k]; ok {
+		return r, nil
 	}
 	src, err := rawsock.SourceFor(dst)
 	if err != nil {
-		return netip.Addr{}, err
+		return route{}, err
 	}
-	t.routes[k] = src
+	r := route{src: src}
+	if t.link && src.Is4() {
+		if p, ok := rawsock.LinkPathTo(dst); ok {
+			r.link = &p
+		}
+	}
+	t.routes[k] = r
 	t.mu.Lock()
 	t.srcs[src] = true
 	t.mu.Unlock()
-	return src, nil
+	return r, nil
 }
 
 type tplKey struct {
@@ -249,6 +281,7 @@ type tplKey struct {
 type sendItem struct {
 	dst   netip.Addr
 	src   netip.Addr
+	link  *rawsock.LinkPath
 	port  uint16
 	sport uint16
 }
@@ -261,6 +294,7 @@ type sendWorker struct {
 	in  chan []sendItem
 	s4  *rawsock.Sender
 	s6  map[netip.Addr]*rawsock.Sender
+	ls  map[int]*rawsock.Sender // frame senders by interface
 	tpl map[tplKey]*rawsock.SYNTemplate
 	err error
 }
@@ -268,7 +302,7 @@ type sendWorker struct {
 func (t *transport) startWorkers(n int) {
 	t.pool = sync.Pool{New: func() any { return make([]sendItem, 0, 128) }}
 	for i := 0; i < n; i++ {
-		w := &sendWorker{t: t, in: make(chan []sendItem, 4), s6: map[netip.Addr]*rawsock.Sender{}, tpl: map[tplKey]*rawsock.SYNTemplate{}}
+		w := &sendWorker{t: t, in: make(chan []sendItem, 4), s6: map[netip.Addr]*rawsock.Sender{}, ls: map[int]*rawsock.Sender{}, tpl: map[tplKey]*rawsock.SYNTemplate{}}
 		t.workers = append(t.workers, w)
 		t.wwg.Add(1)
 		go func() {
@@ -304,13 +338,13 @@ func (t *transport) stopWorkers() error {
 func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
 	items := t.pool.Get().([]sendItem)[:0]
 	for _, p := range probes {
-		src, err := t.source(p.Addr)
+		r, err := t.source(p.Addr)
 		if err != nil {
 			t.sendErrs.Add(1)
 			t.sw.Answer(sweep.Answer{Addr: p.Addr, Port: p.Port, Verdict: sweep.Filtered, Reason: connect.ReasonNetUnreach})
 			continue
 		}
-		items = append(items, sendItem{dst: p.Addr, src: src, port: p.Port, sport: t.sports[int(p.Try)%len(t.sports)]})
+		items = append(items, sendItem{dst: p.Addr, src: r.src, link: r.link, port: p.Port, sport: t.sports[int(p.Try)%len(t.sports)]})
 	}
 	w := t.workers[t.next%len(t.workers)]
 	t.next++
@@ -328,7 +362,7 @@ func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
 func (w *sendWorker) send(items []sendItem) error {
 	var used []*rawsock.Sender
 	for _, it := range items {
-		s, tpl, err := w.sender(it.src, it.sport)
+		s, tpl, err := w.sender(it.src, it.sport, it.link)
 		if err != nil {
 			return err
 		}
@@ -338,7 +372,13 @@ func (w *sendWorker) send(items []sendItem) error {
 			}
 		}
 		seq := w.t.stamp.Seq(rawsock.ProtoTCP, it.src, it.dst, it.sport, it.port)
-		s.Add(netip.AddrPortFrom(it.dst, 0), tpl.Build(s.Buffer(), it.dst, it.port, seq, uint16(seq>>11)), uint32(it.port))
+		buf := s.Buffer()
+		hdr := 0
+		if it.link != nil {
+			hdr = copy(buf[:len(it.link.Header)], it.link.Header[:])
+		}
+		pkt := tpl.Build(buf[hdr:hdr], it.dst, it.port, seq, uint16(seq>>11))
+		s.Add(netip.AddrPortFrom(it.dst, 0), buf[:hdr+len(pkt)], uint32(it.port))
 		if len(used) == 0 || used[len(used)-1] != s {
 			used = append(used, s)
 		}
@@ -353,7 +393,7 @@ func (w *sendWorker) send(items []sendItem) error {
 	return nil
 }
 
-func (w *sendWorker) sender(src netip.Addr, sport uint16) (*rawsock.Sender, *rawsock.SYNTemplate, error) {
+func (w *sendWorker) sender(src netip.Addr, sport uint16, link *rawsock.LinkPath) (*rawsock.Sender, *rawsock.SYNTemplate, error) {
 	k := tplKey{src, sport}
 	tpl := w.tpl[k]
 	if tpl == nil {
@@ -362,6 +402,17 @@ func (w *sendWorker) sender(src netip.Addr, sport uint16) (*rawsock.Sender, *raw
 			return nil, nil, err
 		}
 		w.tpl[k] = tpl
+	}
+	if link != nil {
+		s := w.ls[link.Ifindex]
+		if s == nil {
+			var err error
+			if s, err = rawsock.NewLinkSender(link.Ifindex); err != nil {
+				return nil, nil, err
+			}
+			w.ls[link.Ifindex] = s
+		}
+		return s, tpl, nil
 	}
 	if src.Is4() {
 		if w.s4 == nil {
@@ -389,6 +440,9 @@ func (w *sendWorker) close() {
 		w.s4.Close()
 	}
 	for _, s := range w.s6 {
+		s.Close()
+	}
+	for _, s := range w.ls {
 		s.Close()
 	}
 }
