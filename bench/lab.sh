@@ -18,8 +18,8 @@
 # Usage: bash bench/lab.sh [LAB_DIR] [--udp] [--no-nmap] [--nmap-mode]
 #   LAB_DIR    the lab folder (truth.json, score.py); default ../shared/lab
 #              relative to the repository
-#   --udp      also the UDP ports (truth.json "udp_ports"), when portrait has a
-#              --udp flag; otherwise says "not yet" and does TCP only
+#   --udp      also the UDP ports (truth.json "udp_ports"): portrait --scan udp,
+#              nmap -sU -sV
 #   --no-nmap  portrait only (nmap takes ~2.5 minutes on the lab)
 #   --nmap-mode  also portrait in nmap mode, and its agreement with nmap -sV
 #              (NMAP_DATA=/usr/share/nmap holds nmap-service-probes and
@@ -69,14 +69,10 @@ else
   PORTRAIT="$OUT/portrait"
 fi
 
-if [ "$UDP" = 1 ] && ! "$PORTRAIT" scan --help 2>&1 | grep -q -- '--udp'; then
-  echo "[bench] UDP: not yet - 'portrait scan' has no --udp flag; scanning TCP only"
-  UDP=0
-fi
 
 run_portrait() {  # $1 = tcp|udp
   local tr=$1 ports extra=() t0 t1
-  if [ "$tr" = tcp ]; then ports=$TCP_PORTS; else ports=$UDP_PORTS; extra=(--udp); fi
+  if [ "$tr" = tcp ]; then ports=$TCP_PORTS; else ports=U:${UDP_PORTS//,/,U:}; extra=(--scan udp); fi
   echo "[bench] portrait $tr: ${ports//,/ }" | fold -s -w 120
   t0=$(now)
   "$PORTRAIT" scan "$TARGET" "${extra[@]}" -p "$ports" -o jsonl >"$OUT/portrait-$tr.jsonl" 2>"$OUT/portrait-$tr.stderr" ||
