@@ -18,102 +18,133 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LinkPath is how Ethernet frames reach an IPv4 destination without the
-// kernel's IP output path: the interface the kernel routes the
-// destination through, and the frame header (next hop's MAC, ours,
-// EtherType IPv4). Sending whole frames on a packet socket that bypasses
-// the queueing discipline skips the route lookup, the IP output path and
-// the qdisc for each probe: about a fifth of a SYN sweep's kernel work.
-// What it also skips is the host's own output firewall (as masscan and
-// zmap do).
-type LinkPath struct {
+// LinkRoute is how Ethernet frames reach the IPv4 destinations of one
+// route without the kernel's IP output path: the interface the kernel
+// routes them through and the frame header for each (the next hop's MAC,
+// ours, EtherType IPv4). Sending whole frames on a packet socket that
+// bypasses the queueing discipline skips the route lookup, the IP output
+// path and the qdisc for each probe: about a fifth of a SYN sweep's
+// kernel work. What it also skips is the host's own output firewall (as
+// masscan and zmap do).
+type LinkRoute struct {
 	Ifindex int
-	Header  [14]byte
+	// gw is the header of a route through a gateway: every destination
+	// shares the next hop.
+	gw *[14]byte
+	// hosts holds, for an on-link route, the headers of the neighbours the
+	// ARP table knew when the route was looked up. A destination it lacks
+	// goes through the IP stack, whose neighbour resolution finds it (or
+	// not: an absent host must cost nothing here).
+	hosts map[netip.Addr]*[14]byte
 }
 
-// linkNeighWait bounds the wait for the next hop's address resolution.
+// Header returns the frame header for dst, or false when dst must go
+// through the IP stack.
+func (r *LinkRoute) Header(dst netip.Addr) (*[14]byte, bool) {
+	if r.gw != nil {
+		return r.gw, true
+	}
+	h, ok := r.hosts[dst]
+	return h, ok
+}
+
+// linkNeighWait bounds the wait for a gateway's address resolution.
 const linkNeighWait = 50 * time.Millisecond
 
-// LinkPathTo asks the kernel's routing (policy rules included, through
-// netlink) how it would send to dst, and returns the frame path when that
-// is plain: a unicast route out of an Ethernet interface, with the next
-// hop's MAC known (resolved here if needed, by
-// one UDP datagram to the discard port). ok is false otherwise; the
-// caller then sends through the IP stack.
-func LinkPathTo(dst netip.Addr) (p LinkPath, ok bool) {
+// LinkRouteTo asks the kernel's routing (policy rules included, through
+// netlink) how it would send to dst, and returns the frame route when that
+// is plain: a unicast route out of an Ethernet interface. Through a
+// gateway, the gateway's MAC must be known (resolved here if needed, by
+// one UDP datagram to its discard port); on-link, the interface's
+// complete ARP entries are taken as they are. ok is false otherwise; the
+// caller then sends through the IP stack. The route holds for the
+// destination's network as far as the caller groups destinations (a /24).
+func LinkRouteTo(dst netip.Addr) (*LinkRoute, bool) {
 	if !dst.Is4() {
-		return p, false
+		return nil, false
 	}
 	oif, gw, typ, err := routeGet(dst)
 	if err != nil || oif == 0 {
-		return p, false
+		return nil, false
 	}
 	ifc, err := net.InterfaceByIndex(oif)
 	if err != nil {
-		return p, false
+		return nil, false
 	}
-	p.Ifindex = oif
-	binary.BigEndian.PutUint16(p.Header[12:], unix.ETH_P_IP)
 	// Not on loopback: frames sent there on a packet socket never reach
 	// the local TCP stack (and the IP path costs little there).
 	if ifc.Flags&net.FlagLoopback != 0 || typ != unix.RTN_UNICAST || len(ifc.HardwareAddr) != 6 || ifc.Flags&net.FlagUp == 0 {
-		return p, false
+		return nil, false
 	}
-	hop := dst
-	if gw.IsValid() {
-		hop = gw
+	header := func(mac net.HardwareAddr) *[14]byte {
+		var h [14]byte
+		copy(h[0:6], mac)
+		copy(h[6:12], ifc.HardwareAddr)
+		binary.BigEndian.PutUint16(h[12:], unix.ETH_P_IP)
+		return &h
 	}
-	mac, found := neighbour(hop, ifc.Name)
+	r := &LinkRoute{Ifindex: oif}
+	if !gw.IsValid() {
+		r.hosts = map[netip.Addr]*[14]byte{}
+		for ip, mac := range neighbours(ifc.Name) {
+			r.hosts[ip] = header(mac)
+		}
+		return r, len(r.hosts) > 0
+	}
+	mac, found := neighbours(ifc.Name)[gw]
 	if !found {
 		// Let the kernel resolve it: one datagram to the discard port.
-		if c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(hop, 9))); err == nil {
+		if c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(gw, 9))); err == nil {
 			_, _ = c.Write(nil)
 			c.Close()
 		}
 		for deadline := time.Now().Add(linkNeighWait); !found && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
-			mac, found = neighbour(hop, ifc.Name)
+			mac, found = neighbours(ifc.Name)[gw]
 		}
 		if !found {
-			return p, false
+			return nil, false
 		}
 	}
-	copy(p.Header[0:6], mac)
-	copy(p.Header[6:12], ifc.HardwareAddr)
-	return p, true
+	r.gw = header(mac)
+	return r, true
 }
 
-// neighbour reads the complete ARP entry of ip on device dev.
-func neighbour(ip netip.Addr, dev string) (net.HardwareAddr, bool) {
+// neighbours reads the complete ARP entries of device dev.
+func neighbours(dev string) map[netip.Addr]net.HardwareAddr {
 	f, err := os.Open("/proc/net/arp")
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	defer f.Close()
-	return parseARPTable(bufio.NewScanner(f), ip, dev)
+	return parseARPTable(bufio.NewScanner(f), dev)
 }
 
-// parseARPTable finds ip on dev in /proc/net/arp's format:
-// "IP address  HW type  Flags  HW address  Mask  Device", complete entries
-// having flag 0x2 (ATF_COM).
-func parseARPTable(sc *bufio.Scanner, ip netip.Addr, dev string) (net.HardwareAddr, bool) {
-	want := ip.String()
+// parseARPTable reads /proc/net/arp's format, "IP address  HW type  Flags
+// HW address  Mask  Device", keeping dev's complete entries (flag 0x2,
+// ATF_COM).
+func parseARPTable(sc *bufio.Scanner, dev string) map[netip.Addr]net.HardwareAddr {
+	out := map[netip.Addr]net.HardwareAddr{}
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 6 || f[0] != want || f[5] != dev {
+		if len(f) < 6 || f[5] != dev {
+			continue
+		}
+		ip, err := netip.ParseAddr(f[0])
+		if err != nil || !ip.Is4() {
 			continue
 		}
 		var flags uint64
 		if _, err := fmt.Sscanf(f[2], "0x%x", &flags); err != nil || flags&0x2 == 0 {
-			return nil, false
+			continue
 		}
 		mac, err := net.ParseMAC(f[3])
 		if err != nil || len(mac) != 6 || mac.String() == "00:00:00:00:00:00" {
-			return nil, false
+			continue
 		}
-		return mac, true
+		out[ip] = mac
 	}
-	return nil, false
+	return out
 }
 
 // routeGet is "ip route get dst": the output interface, the gateway (if

@@ -21,18 +21,23 @@ const arpTable = `IP address       HW type     Flags       HW address           
 
 func TestParseARPTable(t *testing.T) {
 	for _, c := range []struct {
-		ip, dev, want string
-		ok            bool
+		dev  string
+		want map[string]string
 	}{
-		{"198.18.0.2", "ptveth0", "02:00:c6:12:00:12", true},
-		{"198.18.0.2", "eth0", "", false}, // another device
-		{"10.0.0.9", "eth0", "", false},   // incomplete entry
-		{"10.0.0.7", "eth1", "aa:bb:cc:dd:ee:ff", true},
-		{"10.0.0.8", "eth1", "", false}, // absent
+		{"ptveth0", map[string]string{"198.18.0.2": "02:00:c6:12:00:12"}},
+		{"eth0", map[string]string{}}, // only an incomplete entry
+		{"eth1", map[string]string{"10.0.0.7": "aa:bb:cc:dd:ee:ff"}},
+		{"eth9", map[string]string{}},
 	} {
-		mac, ok := parseARPTable(bufio.NewScanner(strings.NewReader(arpTable)), netip.MustParseAddr(c.ip), c.dev)
-		if ok != c.ok || (ok && mac.String() != c.want) {
-			t.Errorf("%s on %s: %v %v, want %s %v", c.ip, c.dev, mac, ok, c.want, c.ok)
+		got := parseARPTable(bufio.NewScanner(strings.NewReader(arpTable)), c.dev)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: %v, want %v", c.dev, got, c.want)
+			continue
+		}
+		for ip, mac := range c.want {
+			if m, ok := got[netip.MustParseAddr(ip)]; !ok || m.String() != mac {
+				t.Errorf("%s: %s -> %v, want %s", c.dev, ip, m, mac)
+			}
 		}
 	}
 }
@@ -91,9 +96,20 @@ func TestLinkPathLoopback(t *testing.T) {
 	if typ != unix.RTN_LOCAL || oif == 0 {
 		t.Errorf("127.0.0.1: oif %d type %d, want a local route", oif, typ)
 	}
-	if _, ok := LinkPathTo(netip.MustParseAddr("127.0.0.1")); ok {
-		t.Error("a frame path to 127.0.0.1")
+	if _, ok := LinkRouteTo(netip.MustParseAddr("127.0.0.1")); ok {
+		t.Error("a frame route to 127.0.0.1")
 	}
+}
+
+func FuzzParseARPTable(f *testing.F) {
+	f.Add(arpTable, "ptveth0")
+	f.Fuzz(func(t *testing.T, table, dev string) {
+		for ip, mac := range parseARPTable(bufio.NewScanner(strings.NewReader(table)), dev) {
+			if !ip.Is4() || len(mac) != 6 {
+				t.Fatalf("%v %v", ip, mac)
+			}
+		}
+	})
 }
 
 func FuzzParseRouteReply(f *testing.F) {
@@ -102,4 +118,30 @@ func FuzzParseRouteReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _, _, _ = parseRouteReply(b)
 	})
+}
+
+// On-link, each neighbour has its own header and an unknown host has none
+// (the IP stack resolves it); through a gateway every destination shares
+// the gateway's.
+func TestLinkRouteHeader(t *testing.T) {
+	a, b := &[14]byte{1}, &[14]byte{2}
+	onLink := &LinkRoute{hosts: map[netip.Addr]*[14]byte{
+		netip.MustParseAddr("10.0.0.7"): a, netip.MustParseAddr("10.0.0.8"): b,
+	}}
+	for _, c := range []struct {
+		r    *LinkRoute
+		dst  string
+		want *[14]byte
+	}{
+		{onLink, "10.0.0.7", a},
+		{onLink, "10.0.0.8", b},
+		{onLink, "10.0.0.9", nil},
+		{&LinkRoute{gw: a}, "192.0.2.77", a},
+		{&LinkRoute{gw: a}, "192.0.2.78", a},
+	} {
+		got, ok := c.r.Header(netip.MustParseAddr(c.dst))
+		if got != c.want || ok != (c.want != nil) {
+			t.Errorf("%s: %v %v, want %v", c.dst, got, ok, c.want)
+		}
+	}
 }

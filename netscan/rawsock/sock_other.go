@@ -61,14 +61,14 @@ type ListenConfig struct {
 	Rate      float64
 }
 
-// LinkPath is a frame path; there is none on this platform.
-type LinkPath struct {
-	Ifindex int
-	Header  [14]byte
-}
+// LinkRoute is a frame route; there is none on this platform.
+type LinkRoute struct{ Ifindex int }
 
-// LinkPathTo finds no frame path on this platform.
-func LinkPathTo(netip.Addr) (LinkPath, bool) { return LinkPath{}, false }
+// Header finds no frame header on this platform.
+func (r *LinkRoute) Header(netip.Addr) (*[14]byte, bool) { return nil, false }
+
+// LinkRouteTo finds no frame route on this platform.
+func LinkRouteTo(netip.Addr) (*LinkRoute, bool) { return nil, false }
 
 // NewLinkSender fails on this platform.
 func NewLinkSender(int) (*Sender, error) { return nil, errPlatform }

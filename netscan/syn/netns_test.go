@@ -5,6 +5,7 @@ package syn
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"sort"
 	"sync"
@@ -123,8 +124,13 @@ func TestNetnsStates(t *testing.T) {
 	e, tr := stateEnv(t)
 	// The target is a neighbour on an Ethernet (veth) link: SYNs go out as
 	// frames past the IP stack (see TestNetnsStatesThroughIPStack).
-	if _, ok := rawsock.LinkPathTo(e.NSIP); !ok {
-		t.Errorf("no frame path to %s over the veth", e.NSIP)
+	e.NSRun("true") // (the namespace is up)
+	if lr, ok := rawsock.LinkRouteTo(e.NSIP); ok {
+		if _, ok := lr.Header(e.NSIP); !ok {
+			t.Errorf("on-link route to %s without its neighbour's header", e.NSIP)
+		}
+	} else {
+		t.Logf("no frame route to %s yet (its ARP entry is not complete): the IP stack sends", e.NSIP)
 	}
 	c := newCollector()
 	sum := scanSet(t, c.config(Config{Retries: 2, Timeout: 300 * time.Millisecond}), []string{e.NSIP.String()}, nil, tr.ports())
@@ -133,6 +139,28 @@ func TestNetnsStates(t *testing.T) {
 		t.Errorf("host results %+v", c.hosts)
 	}
 	t.Logf("summary %+v", sum)
+}
+
+// The same truth with the SYNs sent as frames: once the kernel has
+// resolved the target (a connection to an open port), the on-link route
+// carries its MAC and the scan bypasses the IP stack.
+func TestNetnsStatesThroughFrames(t *testing.T) {
+	e, tr := stateEnv(t)
+	c0, err := net.DialTimeout("tcp", netip.AddrPortFrom(e.NSIP, 22).String(), 2*time.Second)
+	if err != nil {
+		t.Fatalf("resolve the neighbour: %v", err)
+	}
+	c0.Close()
+	lr, ok := rawsock.LinkRouteTo(e.NSIP)
+	if !ok {
+		t.Fatalf("no frame route to %s over the veth", e.NSIP)
+	}
+	if _, ok := lr.Header(e.NSIP); !ok {
+		t.Fatalf("the on-link route lacks %s's header", e.NSIP)
+	}
+	c := newCollector()
+	scanSet(t, c.config(Config{Retries: 2, Timeout: 300 * time.Millisecond}), []string{e.NSIP.String()}, nil, tr.ports())
+	checkStates(t, c, e.NSIP, tr)
 }
 
 // The same truth with every SYN sent through the kernel's IP stack.

@@ -237,7 +237,7 @@ func (t *transport) closeAll(stop func() error) error {
 // and the frame path when they can skip the IP output path.
 type route struct {
 	src  netip.Addr
-	link *rawsock.LinkPath
+	link *rawsock.LinkRoute
 }
 
 // source returns the route to dst, looked up once per /24 (/64 in IPv6):
@@ -260,8 +260,8 @@ func (t *transport) source(dst netip.Addr) (route, error) {
 	}
 	r := route{src: src}
 	if t.link && src.Is4() {
-		if p, ok := rawsock.LinkPathTo(dst); ok {
-			r.link = &p
+		if lr, ok := rawsock.LinkRouteTo(dst); ok {
+			r.link = lr
 		}
 	}
 	t.routes[k] = r
@@ -281,7 +281,8 @@ type tplKey struct {
 type sendItem struct {
 	dst   netip.Addr
 	src   netip.Addr
-	link  *rawsock.LinkPath
+	link  *rawsock.LinkRoute // with hdr: sent as a frame
+	hdr   *[14]byte
 	port  uint16
 	sport uint16
 }
@@ -344,7 +345,13 @@ func (t *transport) Send(ctx context.Context, probes []sweep.Probe) error {
 			t.sw.Answer(sweep.Answer{Addr: p.Addr, Port: p.Port, Verdict: sweep.Filtered, Reason: connect.ReasonNetUnreach})
 			continue
 		}
-		items = append(items, sendItem{dst: p.Addr, src: r.src, link: r.link, port: p.Port, sport: t.sports[int(p.Try)%len(t.sports)]})
+		it := sendItem{dst: p.Addr, src: r.src, port: p.Port, sport: t.sports[int(p.Try)%len(t.sports)]}
+		if r.link != nil {
+			if h, ok := r.link.Header(p.Addr); ok {
+				it.link, it.hdr = r.link, h
+			}
+		}
+		items = append(items, it)
 	}
 	w := t.workers[t.next%len(t.workers)]
 	t.next++
@@ -374,8 +381,8 @@ func (w *sendWorker) send(items []sendItem) error {
 		seq := w.t.stamp.Seq(rawsock.ProtoTCP, it.src, it.dst, it.sport, it.port)
 		buf := s.Buffer()
 		hdr := 0
-		if it.link != nil {
-			hdr = copy(buf[:len(it.link.Header)], it.link.Header[:])
+		if it.hdr != nil {
+			hdr = copy(buf[:len(it.hdr)], it.hdr[:])
 		}
 		pkt := tpl.Build(buf[hdr:hdr], it.dst, it.port, seq, uint16(seq>>11))
 		s.Add(netip.AddrPortFrom(it.dst, 0), buf[:hdr+len(pkt)], uint32(it.port))
@@ -393,7 +400,7 @@ func (w *sendWorker) send(items []sendItem) error {
 	return nil
 }
 
-func (w *sendWorker) sender(src netip.Addr, sport uint16, link *rawsock.LinkPath) (*rawsock.Sender, *rawsock.SYNTemplate, error) {
+func (w *sendWorker) sender(src netip.Addr, sport uint16, link *rawsock.LinkRoute) (*rawsock.Sender, *rawsock.SYNTemplate, error) {
 	k := tplKey{src, sport}
 	tpl := w.tpl[k]
 	if tpl == nil {
