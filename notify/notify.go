@@ -12,7 +12,9 @@
 // run. Webhook receivers get a stable X-Portrait-Delivery id as well, to
 // drop a repeat should a response be lost on the way back.
 //
-// The configuration (the notifications: section of workspace.yaml):
+// The configuration (the notifications: section of portrait's config.yaml,
+// and of a workspace's workspace.yaml, whose channels and rules are added
+// to the config file's):
 //
 //	notifications:
 //	  channels:
@@ -124,6 +126,17 @@ func ParseConfig(n *yaml.Node) (*Config, error) {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
 	return &c, c.Validate()
+}
+
+// Merge adds b's channels and rules to a's (the workspace's to the user's
+// configuration) and validates the whole: a channel name used twice is an
+// error.
+func Merge(a, b *Config) (*Config, error) {
+	c := &Config{
+		Channels: append(append([]Channel(nil), a.Channels...), b.Channels...),
+		Rules:    append(append([]Rule(nil), a.Rules...), b.Rules...),
+	}
+	return c, c.Validate()
 }
 
 // Validate checks names, types and references.

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portrait-scanner/portrait/diff"
+	"github.com/portrait-scanner/portrait/internal/config"
 	"github.com/portrait-scanner/portrait/notify"
 	"github.com/portrait-scanner/portrait/policy"
 	"github.com/portrait-scanner/portrait/store"
@@ -31,7 +32,7 @@ func newDiffCmd(g *globals) *cobra.Command {
 		Short: "Compare two archived scans: hosts, ports, services, versions and findings added, removed, changed",
 		Long: `diff compares scan A (before) with scan B (after). Without arguments it compares the
 two newest scans (latest~1 and latest). Scans are named by id, a unique prefix, latest
-or latest~N. --notify sends the changes through workspace.yaml's notification rules.`,
+or latest~N. --notify sends the changes through the notification rules (config file, then workspace.yaml).`,
 		Example: `  portrait diff
   portrait diff 20261120T0600 20261123T0600 -o html --output-file changes.html`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -74,7 +75,7 @@ or latest~N. --notify sends the changes through workspace.yaml's notification ru
 	wsDirFlag(cmd, &dir)
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "table, json or html")
 	cmd.Flags().StringVar(&out, "output-file", "", "write to FILE instead of stdout")
-	cmd.Flags().BoolVar(&notifyToo, "notify", false, "send the changes through the notification rules (workspace.yaml)")
+	cmd.Flags().BoolVar(&notifyToo, "notify", false, "send the changes through the notification rules (config file and workspace.yaml)")
 	return cmd
 }
 
@@ -147,7 +148,7 @@ products older than a version floor.
 	wsDirFlag(check, &dir)
 	check.Flags().StringVar(&file, "policy", "", "policy file (YAML)")
 	check.Flags().StringVarP(&format, "output", "o", "table", "table or json (one finding record per line)")
-	check.Flags().BoolVar(&notifyToo, "notify", false, "send the deviations through the notification rules (workspace.yaml)")
+	check.Flags().BoolVar(&notifyToo, "notify", false, "send the deviations through the notification rules (config file and workspace.yaml)")
 	cmd.AddCommand(check)
 	return cmd
 }
@@ -184,18 +185,44 @@ func writeDeviations(w io.Writer, id string, devs []policy.Deviation, format str
 	return tw.Flush()
 }
 
-// sendNotifications delivers events through workspace.yaml's rules.
-func sendNotifications(ctx context.Context, g *globals, ws *store.Workspace, evs []notify.Event) error {
+// notifyConfig is the notification setup: the config file's channels and
+// rules, then the workspace's (workspace.yaml).
+func notifyConfig(g *globals, ws *store.Workspace) (*notify.Config, error) {
+	cfgPath, explicit := g.configPath, g.configPath != ""
+	if !explicit {
+		cfgPath = config.DefaultPath()
+	}
+	cf, err := config.Load(cfgPath, explicit)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	user, err := notify.ParseConfig(&cf.Notifications)
+	if err != nil {
+		return nil, usageError{err}
+	}
 	set, err := ws.LoadSettings()
+	if err != nil {
+		return nil, err
+	}
+	own, err := notify.ParseConfig(&set.Notifications)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s: %w", filepath.Join(ws.Dir, store.SettingsFile), err)}
+	}
+	merged, err := notify.Merge(user, own)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return merged, nil
+}
+
+// sendNotifications delivers events through the notification rules.
+func sendNotifications(ctx context.Context, g *globals, ws *store.Workspace, evs []notify.Event) error {
+	cfg, err := notifyConfig(g, ws)
 	if err != nil {
 		return err
 	}
-	cfg, err := notify.ParseConfig(&set.Notifications)
-	if err != nil {
-		return usageError{err}
-	}
 	if len(cfg.Channels) == 0 {
-		return usagef("no notification channel configured (notifications: in %s)", filepath.Join(ws.Dir, store.SettingsFile))
+		return usagef("no notification channel configured (notifications: in the config file or in %s)", filepath.Join(ws.Dir, store.SettingsFile))
 	}
 	n, err := notify.New(cfg, filepath.Join(ws.Dir, notify.LogFile), g.log)
 	if err != nil {
@@ -230,8 +257,8 @@ func newMonitorCmd(g *globals) *cobra.Command {
 		Short: "Repeat a scan on a schedule and report the changes and policy deviations each time",
 		Long: `monitor runs the scan given after -- every DURATION, archives each run in the
 workspace, compares it with the monitor's previous run (portrait diff) and with
---policy, prints the changes, and sends them through the notification rules of
-workspace.yaml. New policy deviations are notified once, when they appear.
+--policy, prints the changes, and sends them through the notification rules (the
+config file's, then workspace.yaml's). New policy deviations are notified once, when they appear.
 --count stops after N runs (0: until interrupted).`,
 		Example: `  portrait monitor --every 6h --policy web.yaml -- 10.0.1.0/24 --top-ports 1000
   portrait monitor --every 1h --name dmz --count 3 -- 127.0.0.1 -p 1-10000`,
@@ -281,13 +308,9 @@ func runMonitor(ctx context.Context, g *globals, o *monitorOpts, scanArgs []stri
 	}
 	var notifier *notify.Notifier
 	if !o.noNotify {
-		set, err := ws.LoadSettings()
+		cfg, err := notifyConfig(g, ws)
 		if err != nil {
 			return err
-		}
-		cfg, err := notify.ParseConfig(&set.Notifications)
-		if err != nil {
-			return usageError{err}
 		}
 		if len(cfg.Channels) > 0 {
 			if notifier, err = notify.New(cfg, filepath.Join(ws.Dir, notify.LogFile), g.log); err != nil {

@@ -260,3 +260,57 @@ func TestMonitorNotifies(t *testing.T) {
 		t.Errorf("events %+v", got[0].Events)
 	}
 }
+
+// Notification channels and rules may live in the config file: a policy
+// deviation reaches the config file's webhook; the same channel name in
+// workspace.yaml as well is an error; a bad notifications section in the
+// config file stops any command that reads it.
+func TestNotificationsFromConfigFile(t *testing.T) {
+	ws := t.TempDir()
+	var mu sync.Mutex
+	deliveries := 0
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !notify.Verify("cfg", body, r.Header.Get("X-Portrait-Signature")) {
+			http.Error(w, "bad signature", 401)
+			return
+		}
+		mu.Lock()
+		deliveries++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	p1 := bannerServer(t, "SSH-2.0-OpenSSH_9.2p1\r\n")
+	if code, _, errs := run("scan", "127.0.0.1", "-p", strconv.Itoa(p1), "--scan", "connect", "--no-discover", "--workspace-dir", ws); code != 0 {
+		t.Fatalf("scan: %s", errs)
+	}
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(pol, []byte("policies:\n  - {name: nothing, hosts: [\"127.0.0.1\"], only: true}\n"), 0o644)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfg, []byte(`notifications:
+  channels:
+    - {name: hook, type: webhook, url: "`+hook.URL+`", secret: cfg}
+  rules:
+    - {name: all, channels: [hook], min_severity: info}
+`), 0o644)
+	code, _, errs := run("--config", cfg, "policy", "check", "--policy", pol, "--notify", "--workspace-dir", ws)
+	if code != exitFailure || !strings.Contains(errs, "notified hook") {
+		t.Errorf("policy check --notify: exit %d\n%s", code, errs)
+	}
+	mu.Lock()
+	if deliveries != 1 {
+		t.Errorf("%d deliveries, want 1", deliveries)
+	}
+	mu.Unlock()
+
+	os.WriteFile(filepath.Join(ws, store.SettingsFile), []byte("notifications:\n  channels:\n    - {name: hook, type: slack, url: \"http://127.0.0.1:1/x\"}\n"), 0o644)
+	if code, _, errs := run("--config", cfg, "policy", "check", "--policy", pol, "--notify", "--workspace-dir", ws); code != exitUsage || !strings.Contains(errs, `two channels named "hook"`) {
+		t.Errorf("duplicate channel: exit %d\n%s", code, errs)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("notifications:\n  channels:\n    - {name: x, type: pigeon}\n"), 0o644)
+	if code, _, errs := run("--config", bad, "scan", "127.0.0.1", "-p", strconv.Itoa(p1), "--no-workspace"); code != exitUsage || !strings.Contains(errs, "pigeon") {
+		t.Errorf("bad notifications in the config file: exit %d\n%s", code, errs)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/portrait-scanner/portrait/notify"
 )
 
 // File is the whole configuration.
@@ -20,6 +22,10 @@ type File struct {
 	Fingerprint Fingerprint `yaml:"fingerprint"`
 	Discovery   Discovery   `yaml:"discovery"`
 	Output      Output      `yaml:"output"`
+	// Notifications are the user's notification channels and rules
+	// (package notify's format); a workspace's workspace.yaml may add its
+	// own.
+	Notifications yaml.Node `yaml:"notifications"`
 }
 
 // Scanner configures target expansion and the port scan.
@@ -106,6 +112,9 @@ func Load(path string, explicit bool) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if _, err := notify.ParseConfig(&f.Notifications); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return &f, nil
