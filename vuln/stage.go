@@ -52,6 +52,9 @@ type Config struct {
 	// Probes enables the safe active checks (TLS versions and suites,
 	// status pages, open proxies).
 	Probes bool
+	// Intrusive enables the checks that log in with default credentials
+	// (login.go): a success is a session in the target's logs.
+	Intrusive bool
 	// ProbeTimeout bounds each active check's reads (default 3s).
 	ProbeTimeout time.Duration
 	// Dial opens connections for the active checks (default net.Dialer).
@@ -133,13 +136,19 @@ func (st *Stage) Evaluate(ctx context.Context, h scan.HostRecord, svcs []*finger
 		if !st.cfg.NoEOL {
 			fs = append(fs, eolProduct(hc, s)...)
 		}
-		if st.cfg.Probes && !st.cfg.NoChecks {
+		if (st.cfg.Probes || st.cfg.Intrusive) && !st.cfg.NoChecks {
 			wg.Add(1)
 			go func(s *fingerprint.Service) {
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				got := st.probe(ctx, hc, s)
+				var got []*Finding
+				if st.cfg.Probes {
+					got = st.probe(ctx, hc, s)
+				}
+				if st.cfg.Intrusive {
+					got = append(got, st.logins(ctx, hc, s)...)
+				}
 				pmu.Lock()
 				probed = append(probed, got...)
 				pmu.Unlock()

@@ -24,6 +24,7 @@ type intelOpts struct {
 	noVuln     bool   // --no-vuln
 	noRisk     bool   // --no-risk
 	noProbes   bool   // --no-vuln-probes
+	intrusive  bool   // --intrusive
 	vulnDB     string // --vulndb PATH
 	compliance string // --compliance pci-dss,cis
 	internal   string // --internal-ranges
@@ -36,6 +37,7 @@ func addIntelFlags(cmd *cobra.Command, o *scanOpts) {
 	f.BoolVar(&o.intel.noProfile, "no-profile", false, "skip asset profiling (device type, OS, stack; the \"asset\" records)")
 	f.BoolVar(&o.intel.noVuln, "no-vuln", false, "skip vulnerability evaluation (CVEs, misconfigurations, end of life; the \"finding\" records)")
 	f.BoolVar(&o.intel.noRisk, "no-risk", false, "skip risk scoring and compliance")
+	f.BoolVar(&o.intel.intrusive, "intrusive", false, "also run the checks that log in with default credentials (RabbitMQ guest/guest, MySQL/MariaDB\nroot without a password, PostgreSQL postgres without or with password \"postgres\"): a success\nis a session in the target's logs")
 	f.BoolVar(&o.intel.noProbes, "no-vuln-probes", false, "vulnerability evaluation from the fingerprint evidence only: no extra requests\n(legacy TLS versions and weak suites, status/admin pages, open-proxy test)")
 	f.StringVar(&o.intel.vulnDB, "vulndb", "", "CVE database (default: vulndb.sqlite in the workspace; \"none\": builtin set only;\nfill it with: portrait vulndb sync | import)")
 	f.StringVar(&o.intel.compliance, "compliance", "", "judge hosts against frameworks: pci-dss, cis, nist-800-53 (comma separated),\nor a mapping file (docs/intel.md)")
@@ -82,7 +84,7 @@ func applyIntel(ctx context.Context, g *globals, o *scanOpts, scfg *scan.Config)
 			sources = append(sources, db)
 		}
 		sources = append(sources, builtin.Source{})
-		scfg.Stages = append(scfg.Stages, vuln.New(vuln.Config{Sources: sources, Probes: !in.noProbes, Log: g.log}))
+		scfg.Stages = append(scfg.Stages, vuln.New(vuln.Config{Sources: sources, Probes: !in.noProbes, Intrusive: in.intrusive, Log: g.log}))
 	}
 	if !in.noRisk {
 		scfg.Stages = append(scfg.Stages, risk.New(cfg))

@@ -400,3 +400,29 @@ func TestLabCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestLabIntrusive runs the default-credential checks (--intrusive) on the
+// lab's brokers and databases: RabbitMQ's guest/guest works from loopback
+// (its default loopback_users); MariaDB's root authenticates by
+// unix_socket only and PostgreSQL asks host connections for SCRAM, so
+// neither default login may succeed.
+func TestLabIntrusive(t *testing.T) {
+	if os.Getenv("PORTRAIT_INTEGRATION") != "1" {
+		t.Skip("PORTRAIT_INTEGRATION not set")
+	}
+	if !reachable(5672) || !reachable(25672) || !reachable(15432) {
+		t.Skip("the shared lab is not running")
+	}
+	svcs := identify(t, newEngine(t), "", []int{3306, 5672, 15432})
+	vs := vuln.New(vuln.Config{Intrusive: true, NoCVE: true, NoEOL: true})
+	fs := vs.Evaluate(context.Background(), scan.HostRecord{Host: "127.0.0.1", State: "up"}, svcs, nil)
+	var got []string
+	for _, f := range fs {
+		if f.Source == "login" {
+			got = append(got, fmt.Sprintf("%d %s", f.Port, f.ID))
+		}
+	}
+	if strings.Join(got, ",") != "5672 amqp-default-credentials" {
+		t.Errorf("login findings %v, want [5672 amqp-default-credentials]", got)
+	}
+}
