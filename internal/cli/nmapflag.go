@@ -20,8 +20,8 @@ type nmapOpts struct {
 func addNmapFlags(cmd *cobra.Command, o *scanOpts) {
 	cmd.Flags().StringVar(&o.nmap.probes, "nmap-probes", "",
 		"also run nmap's version detection from an nmap-service-probes FILE you supply\n(e.g. /usr/share/nmap/nmap-service-probes; never bundled: nmap's data is under the NPSL)")
-	cmd.Flags().StringVar(&o.nmap.answer, "nmap-answer", fingerprint.NmapAnswer,
-		"with --nmap-probes, where nmap's rules match: nmap (report what nmap -sV would), best\n(nmap's match completed by portrait's own findings) or only (nmap's verdict on every\nport, also where its rules match nothing: portrait's own findings only in the stack)")
+	cmd.Flags().StringVar(&o.nmap.answer, "nmap-answer", fingerprint.OnlyAnswer,
+		"with --nmap-probes: only (nmap -sV's verdict on every port, also where its rules match\nnothing; portrait's own findings stay in the stack), nmap (nmap's answer where its\nrules match, portrait's elsewhere) or best (nmap's match completed by portrait's own)")
 	cmd.Flags().StringVar(&o.nmap.services, "nmap-services", "",
 		"with --nmap-answer only, nmap's port table: an nmap-services FILE you supply, for the\nname nmap guesses on a port nothing identified (default: portrait's own table)")
 	_ = cmd.RegisterFlagCompletionFunc("nmap-answer", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -39,10 +39,10 @@ func applyNmapProbes(g *globals, o *scanOpts, cat *fingerprint.Catalog, fc *fing
 		return usagef("invalid --nmap-answer %q (want nmap, best or only)", o.nmap.answer)
 	}
 	if o.nmap.services != "" && o.nmap.answer != fingerprint.OnlyAnswer {
-		return usagef("--nmap-services needs --nmap-answer only")
+		return usagef("--nmap-services goes with --nmap-answer only (the default)")
 	}
 	if o.nmap.probes == "" {
-		if o.nmap.services != "" || o.nmap.answer != fingerprint.NmapAnswer {
+		if o.nmap.services != "" || o.nmap.answer != fingerprint.OnlyAnswer {
 			return usagef("--nmap-answer and --nmap-services need --nmap-probes")
 		}
 		return nil
