@@ -35,6 +35,10 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown format", []string{"scan", "127.0.0.1", "-p", "1", "-o", "pdf"}, "unknown output format"},
 		{"unknown config key", []string{"--config", badCfg, "scan", "127.0.0.1"}, "portz"},
 		{"two port selectors", []string{"scan", "127.0.0.1", "-p", "22", "--top-ports", "10"}, "only one"},
+		{"negative timeout", []string{"scan", "127.0.0.1", "-p", "22", "--port-timeout", "-2s"}, "--port-timeout must not be negative"},
+		{"intrusive without vuln", []string{"scan", "127.0.0.1", "-p", "22", "--intrusive", "--no-vuln"}, "--intrusive needs"},
+		{"nmap answer without probes", []string{"scan", "127.0.0.1", "-p", "22", "--nmap-answer", "best"}, "need --nmap-probes"},
+		{"bad nmap answer", []string{"scan", "127.0.0.1", "-p", "22", "--nmap-answer", "most"}, "invalid --nmap-answer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

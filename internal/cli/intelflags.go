@@ -50,6 +50,9 @@ func addIntelFlags(cmd *cobra.Command, o *scanOpts) {
 // applyIntel appends the profile, vuln and risk stages to the pipeline.
 func applyIntel(ctx context.Context, g *globals, o *scanOpts, scfg *scan.Config) error {
 	in := o.intel
+	if in.intrusive && in.noVuln {
+		return usagef("--intrusive needs the vulnerability stage (drop --no-vuln)")
+	}
 	var fws []*compliance.Framework
 	if in.compliance != "" {
 		if in.noRisk {

@@ -166,6 +166,9 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOpts, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if err := checkDurations(o, cf); err != nil {
+		return err
+	}
 	plan, err := planScan(g, o, cf)
 	if err != nil {
 		return err
@@ -385,6 +388,24 @@ func firstInt(s ...int) int {
 		}
 	}
 	return 0
+}
+
+// checkDurations refuses negative timeouts, from flags or the config file:
+// taken as "unset" they would silently mean the default.
+func checkDurations(o *scanOpts, cf *config.File) error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"--timeout", o.timeout}, {"--banner-wait", o.bannerWait}, {"--probe-timeout", o.probeTimeout}, {"--port-timeout", o.portTimeout},
+		{"scanner.timeout", time.Duration(cf.Scanner.Timeout.D)}, {"fingerprint.banner_wait", time.Duration(cf.Fingerprint.BannerWait.D)},
+		{"fingerprint.timeout", time.Duration(cf.Fingerprint.ProbeTimeout.D)}, {"fingerprint.port_timeout", time.Duration(cf.Fingerprint.PortTimeout.D)},
+	} {
+		if d.v < 0 {
+			return usagef("%s must not be negative (got %s)", d.name, d.v)
+		}
+	}
+	return nil
 }
 
 func firstDur(s ...time.Duration) time.Duration {
