@@ -86,7 +86,8 @@ func runRaw(ctx context.Context, cfg Config, m methods, src sweep.Source, report
 	t := &rawTransport{
 		plan: pl, sport: res.Port, stamp: rawsock.NewStamp(), l: l,
 		routes: map[netip.Prefix]route{}, srcs: map[netip.Addr]bool{},
-		tpl: map[netip.Addr]*rawsock.SYNTemplate{}, s6: map[netip.Addr]*rawsock.Sender{},
+		tpl: map[netip.Addr]*rawsock.SYNTemplate{}, tcp: rawsock.NewSenderSet(rawsock.IPv4, rawsock.TCP6),
+		icmp: rawsock.NewSenderSet(rawsock.ICMP4, rawsock.ICMP6),
 		arps: map[int]*arpSock{}, arpSent: map[netip.Addr]time.Time{}, log: cfg,
 	}
 	defer t.close()
@@ -144,10 +145,8 @@ type rawTransport struct {
 	l      *rawsock.Listener
 	log    Config
 	routes map[netip.Prefix]route
-	s4     *rawsock.Sender
-	i4     *rawsock.Sender
-	s6     map[netip.Addr]*rawsock.Sender // TCP6, per source
-	i6     map[netip.Addr]*rawsock.Sender // ICMP6, per source
+	tcp    *rawsock.SenderSet
+	icmp   *rawsock.SenderSet
 	tpl    map[netip.Addr]*rawsock.SYNTemplate
 	echo   map[netip.Addr]*rawsock.EchoTemplate
 
@@ -160,16 +159,8 @@ type rawTransport struct {
 
 func (t *rawTransport) close() {
 	t.l.Close()
-	for _, s := range []*rawsock.Sender{t.s4, t.i4} {
-		if s != nil {
-			s.Close()
-		}
-	}
-	for _, m := range []map[netip.Addr]*rawsock.Sender{t.s6, t.i6} {
-		for _, s := range m {
-			s.Close()
-		}
-	}
+	t.tcp.Close()
+	t.icmp.Close()
 	t.closeARP()
 }
 
@@ -317,28 +308,7 @@ func (t *rawTransport) echoTemplate(src netip.Addr) *rawsock.EchoTemplate {
 }
 
 func (t *rawTransport) icmpSender(src netip.Addr) (*rawsock.Sender, error) {
-	if src.Is4() {
-		if t.i4 == nil {
-			s, err := rawsock.NewSender(rawsock.ICMP4, netip.Addr{})
-			if err != nil {
-				return nil, err
-			}
-			t.i4 = s
-		}
-		return t.i4, nil
-	}
-	if t.i6 == nil {
-		t.i6 = map[netip.Addr]*rawsock.Sender{}
-	}
-	s := t.i6[src]
-	if s == nil {
-		var err error
-		if s, err = rawsock.NewSender(rawsock.ICMP6, src); err != nil {
-			return nil, err
-		}
-		t.i6[src] = s
-	}
-	return s, nil
+	return t.icmp.For(src)
 }
 
 func (t *rawTransport) synSender(src netip.Addr) (*rawsock.Sender, *rawsock.SYNTemplate, error) {
@@ -350,23 +320,9 @@ func (t *rawTransport) synSender(src netip.Addr) (*rawsock.Sender, *rawsock.SYNT
 		}
 		t.tpl[src] = tpl
 	}
-	if src.Is4() {
-		if t.s4 == nil {
-			s, err := rawsock.NewSender(rawsock.IPv4, netip.Addr{})
-			if err != nil {
-				return nil, nil, err
-			}
-			t.s4 = s
-		}
-		return t.s4, tpl, nil
-	}
-	s := t.s6[src]
-	if s == nil {
-		var err error
-		if s, err = rawsock.NewSender(rawsock.TCP6, src); err != nil {
-			return nil, nil, err
-		}
-		t.s6[src] = s
+	s, err := t.tcp.For(src)
+	if err != nil {
+		return nil, nil, err
 	}
 	return s, tpl, nil
 }

@@ -293,8 +293,7 @@ type sendItem struct {
 type sendWorker struct {
 	t   *transport
 	in  chan []sendItem
-	s4  *rawsock.Sender
-	s6  map[netip.Addr]*rawsock.Sender
+	ip  *rawsock.SenderSet      // through the IP stack
 	ls  map[int]*rawsock.Sender // frame senders by interface
 	tpl map[tplKey]*rawsock.SYNTemplate
 	err error
@@ -303,7 +302,7 @@ type sendWorker struct {
 func (t *transport) startWorkers(n int) {
 	t.pool = sync.Pool{New: func() any { return make([]sendItem, 0, 128) }}
 	for i := 0; i < n; i++ {
-		w := &sendWorker{t: t, in: make(chan []sendItem, 4), s6: map[netip.Addr]*rawsock.Sender{}, ls: map[int]*rawsock.Sender{}, tpl: map[tplKey]*rawsock.SYNTemplate{}}
+		w := &sendWorker{t: t, in: make(chan []sendItem, 4), ip: rawsock.NewSenderSet(rawsock.IPv4, rawsock.TCP6), ls: map[int]*rawsock.Sender{}, tpl: map[tplKey]*rawsock.SYNTemplate{}}
 		t.workers = append(t.workers, w)
 		t.wwg.Add(1)
 		go func() {
@@ -421,34 +420,15 @@ func (w *sendWorker) sender(src netip.Addr, sport uint16, link *rawsock.LinkRout
 		}
 		return s, tpl, nil
 	}
-	if src.Is4() {
-		if w.s4 == nil {
-			s, err := rawsock.NewSender(rawsock.IPv4, netip.Addr{})
-			if err != nil {
-				return nil, nil, err
-			}
-			w.s4 = s
-		}
-		return w.s4, tpl, nil
-	}
-	s := w.s6[src]
-	if s == nil {
-		var err error
-		if s, err = rawsock.NewSender(rawsock.TCP6, src); err != nil {
-			return nil, nil, err
-		}
-		w.s6[src] = s
+	s, err := w.ip.For(src)
+	if err != nil {
+		return nil, nil, err
 	}
 	return s, tpl, nil
 }
 
 func (w *sendWorker) close() {
-	if w.s4 != nil {
-		w.s4.Close()
-	}
-	for _, s := range w.s6 {
-		s.Close()
-	}
+	w.ip.Close()
 	for _, s := range w.ls {
 		s.Close()
 	}
