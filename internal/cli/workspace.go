@@ -189,13 +189,9 @@ func newScansCmd(g *globals) *cobra.Command {
 		Short: "Show one scan: its request, status and results (ID, a prefix of it, latest or latest~N)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := store.Open(dir)
+			ws, id, err := openScan(dir, args[0])
 			if err != nil {
 				return err
-			}
-			id, err := ws.Resolve(args[0])
-			if err != nil {
-				return usageError{err}
 			}
 			return showScan(g, ws, id, showFormat)
 		},
@@ -396,13 +392,9 @@ ID is a scan id from portrait scans list, a unique prefix of one, latest, or lat
   portrait report latest -o html --save`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := store.Open(dir)
+			ws, id, err := openScan(dir, args[0])
 			if err != nil {
 				return err
-			}
-			id, err := ws.Resolve(args[0])
-			if err != nil {
-				return usageError{err}
 			}
 			res, err := ws.Results(id)
 			if err != nil {
@@ -464,4 +456,19 @@ func writeReport(g *globals, format, out string, render func(io.Writer) error) e
 	}
 	fmt.Fprintf(g.stderr, "portrait: %s report written to %s\n", format, out)
 	return nil
+}
+
+// openScan opens the workspace in dir and resolves a scan reference (an id,
+// a unique prefix, latest, latest~N); a reference that names no scan is a
+// usage error.
+func openScan(dir, ref string) (*store.Workspace, string, error) {
+	ws, err := store.Open(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := ws.Resolve(ref)
+	if err != nil {
+		return nil, "", usageError{err}
+	}
+	return ws, id, nil
 }

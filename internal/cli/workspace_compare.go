@@ -114,17 +114,13 @@ products older than a version floor.
 			if err != nil {
 				return usageError{err}
 			}
-			ws, err := store.Open(dir)
-			if err != nil {
-				return err
-			}
 			ref := "latest"
 			if len(args) == 1 {
 				ref = args[0]
 			}
-			id, err := ws.Resolve(ref)
+			ws, id, err := openScan(dir, ref)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			res, err := ws.Results(id)
 			if err != nil {
