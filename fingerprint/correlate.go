@@ -30,26 +30,29 @@ func Correlate(svcs []*Service) {
 			}
 		}
 	}
+	// What the super-server says about the internal services it answers.
+	var inetd *Tech
+	if superServer != nil {
+		inetd = &Tech{Product: superServer.Product, Version: superServer.Version, Role: "server",
+			Confidence: min(superServer.Confidence-20, 60), Sources: []string{"host"},
+			Evidence: fmt.Sprintf("%s on port %d of the same host is %s", superServer.Service, superServer.Port, superServer.Product)}
+	}
 	for _, s := range svcs {
-		if s.pinned {
-			// nmap's verdict (--nmap-answer only) is reported as nmap
-			// gives it: the inference goes into the stack alone.
-			if superServer != nil && s != superServer && inetdInternal[s.Service] && !hasProduct(s.Stack, superServer.Product) {
-				s.Stack = append(s.Stack, Tech{Product: superServer.Product, Version: superServer.Version, Role: "server",
-					Confidence: min(superServer.Confidence-20, 60), Sources: []string{"host"},
-					Evidence: fmt.Sprintf("%s on port %d of the same host is %s", superServer.Service, superServer.Port, superServer.Product)})
+		// nmap's verdict (--nmap-answer only, pinned) is reported as nmap
+		// gives it: the inference goes into the stack alone.
+		if inetd != nil && s != superServer && inetdInternal[s.Service] {
+			switch {
+			case s.pinned && !hasProduct(s.Stack, inetd.Product):
+				s.Stack = append(s.Stack, *inetd)
+			case !s.pinned && s.Product == "":
+				s.Product, s.Version, s.Confidence = inetd.Product, inetd.Version, inetd.Confidence
+				s.Stack = append(s.Stack, *inetd)
 			}
-			if name, ok := nodes[s.Port]; ok {
-				s.Stack = append(s.Stack, Tech{Product: "Erlang distribution", Role: "server", Confidence: 70, Sources: []string{"host"},
-					Info: "node " + name, Evidence: fmt.Sprintf("epmd announces node %q at port %d", name, s.Port)})
-			}
-			continue
 		}
-		if superServer != nil && s != superServer && s.Product == "" && inetdInternal[s.Service] {
-			s.Product, s.Version = superServer.Product, superServer.Version
-			s.Confidence = min(superServer.Confidence-20, 60)
-			s.Stack = append(s.Stack, Tech{Product: s.Product, Version: s.Version, Role: "server", Confidence: s.Confidence,
-				Sources: []string{"host"}, Evidence: fmt.Sprintf("%s on port %d of the same host is %s", superServer.Service, superServer.Port, superServer.Product)})
+		if name, ok := nodes[s.Port]; ok && s.pinned {
+			s.Stack = append(s.Stack, Tech{Product: "Erlang distribution", Role: "server", Confidence: 70, Sources: []string{"host"},
+				Info: "node " + name, Evidence: fmt.Sprintf("epmd announces node %q at port %d", name, s.Port)})
+			continue
 		}
 		if name, ok := nodes[s.Port]; ok {
 			if s.Service == "" || s.Method == "table" {
