@@ -106,7 +106,7 @@ func Scan(ctx context.Context, cfg Config, src sweep.Source, ports []int) (sweep
 	if err != nil {
 		return sweep.Summary{}, err
 	}
-	defer tr.close()
+	defer func() { _ = tr.close() }()
 
 	scfg := sweep.Config{
 		Ports: ports, Rate: cfg.Rate, Burst: cfg.Burst, Retries: cfg.Retries,
@@ -135,7 +135,7 @@ func Scan(ctx context.Context, cfg Config, src sweep.Source, ports []int) (sweep
 	sum, err := sw.Run(ctx, src, tr)
 	sum.RecvDrops = int(tr.Drops())
 	// Late answers are of no use once every block is done.
-	if werr := tr.closeAll(nil); werr != nil && err == nil {
+	if werr := tr.close(); werr != nil && err == nil {
 		err = werr
 	}
 	wg.Wait()
@@ -212,23 +212,16 @@ func newTransport(sports []uint16, ttl uint8, rate float64) (*transport, error) 
 	}, nil
 }
 
-func (t *transport) close() {
-	t.closeAll(nil)
-}
-
-// closeAll closes the listener and stops the senders at once: releasing a
+// close closes the listener and stops the senders at once: releasing a
 // packet socket waits for an RCU grace period, and concurrent releases
-// share one. stop is the senders' stop (nil: stopWorkers).
-func (t *transport) closeAll(stop func() error) error {
-	if stop == nil {
-		stop = t.stopWorkers
-	}
+// share one.
+func (t *transport) close() error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		t.l.Close()
 	}()
-	err := stop()
+	err := t.stopWorkers()
 	<-done
 	return err
 }
