@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -172,27 +174,38 @@ $NVD_API_KEY, free from nvd.nist.gov) raises that to 50.`,
 	syncCmd.Flags().BoolVar(&full, "full", false, "pull every record, ignoring the last sync")
 	syncCmd.Flags().IntVar(&pageSize, "page-size", 0, "records per request (max and default 2000)")
 
+	// importFile opens the database and the file named, and prints what
+	// imp says it imported.
+	importFile := func(cmd *cobra.Command, file string, imp func(context.Context, *vulndb.DB, io.Reader) (string, error)) error {
+		db, err := open(cmd)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		f, err := os.Open(file)
+		if err != nil {
+			return usageError{err}
+		}
+		defer f.Close()
+		what, err := imp(cmd.Context(), db, f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		fmt.Fprintf(g.stdout, "imported %s into %s\n", what, db.Path())
+		return nil
+	}
 	kevCmd := &cobra.Command{
 		Use:   "import-kev FILE",
 		Short: "Import CISA's Known Exploited Vulnerabilities catalog (JSON)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := open(cmd)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			f, err := os.Open(args[0])
-			if err != nil {
-				return usageError{err}
-			}
-			defer f.Close()
-			cat, n, err := db.ImportKEV(cmd.Context(), f)
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			fmt.Fprintf(g.stdout, "imported %d KEV entries (catalog %s) into %s\n", n, cat.Version, db.Path())
-			return nil
+			return importFile(cmd, args[0], func(ctx context.Context, db *vulndb.DB, r io.Reader) (string, error) {
+				cat, n, err := db.ImportKEV(ctx, r)
+				if err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("%d KEV entries (catalog %s)", n, cat.Version), nil
+			})
 		},
 	}
 	epssCmd := &cobra.Command{
@@ -200,22 +213,13 @@ $NVD_API_KEY, free from nvd.nist.gov) raises that to 50.`,
 		Short: "Import FIRST's EPSS scores (CSV, gzip or not)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := open(cmd)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			f, err := os.Open(args[0])
-			if err != nil {
-				return usageError{err}
-			}
-			defer f.Close()
-			meta, n, err := db.ImportEPSS(cmd.Context(), f)
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			fmt.Fprintf(g.stdout, "imported %d EPSS scores (score date %s) into %s\n", n, orNone(meta.Date), db.Path())
-			return nil
+			return importFile(cmd, args[0], func(ctx context.Context, db *vulndb.DB, r io.Reader) (string, error) {
+				meta, n, err := db.ImportEPSS(ctx, r)
+				if err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("%d EPSS scores (score date %s)", n, orNone(meta.Date)), nil
+			})
 		},
 	}
 
