@@ -65,6 +65,16 @@ func dialectFor(protocol string) dialect {
 	return nil
 }
 
+// saslResponse classifies a line sent during a SASL exchange (AUTH,
+// AUTHENTICATE): "*" cancels it, anything else is response data.
+func saslResponse(line []byte) Parsed {
+	f := map[string]string{"line": latin1(line)}
+	if strings.TrimSpace(string(line)) == "*" {
+		return Parsed{Command: "AUTH-RESPONSE", Arg: "cancel", Fields: f}
+	}
+	return Parsed{Command: "AUTH-RESPONSE", Arg: "data", Fields: f}
+}
+
 // generic classifies the lines every line protocol treats alike: too long,
 // empty, binary. ok is false when the line is an ordinary command.
 func generic(line []byte, overlong bool) (Parsed, bool) {

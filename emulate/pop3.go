@@ -25,11 +25,7 @@ func (pop3Dialect) sticky() []string { return []string{"user"} }
 
 func (pop3Dialect) classify(state string, line []byte, overlong bool) Parsed {
 	if state == "sasl" {
-		f := map[string]string{"line": latin1(line)}
-		if strings.TrimSpace(string(line)) == "*" {
-			return Parsed{Command: "AUTH-RESPONSE", Arg: "cancel", Fields: f}
-		}
-		return Parsed{Command: "AUTH-RESPONSE", Arg: "data", Fields: f}
+		return saslResponse(line)
 	}
 	if p, ok := generic(line, overlong); ok {
 		return p

@@ -35,11 +35,7 @@ func (d smtpDialect) classify(state string, line []byte, overlong bool) Parsed {
 		}
 		return Parsed{Command: "DATA-LINE", NoReply: true, Fields: map[string]string{}}
 	case "auth":
-		f := map[string]string{"line": latin1(line)}
-		if strings.TrimSpace(string(line)) == "*" {
-			return Parsed{Command: "AUTH-RESPONSE", Arg: "cancel", Fields: f}
-		}
-		return Parsed{Command: "AUTH-RESPONSE", Arg: "data", Fields: f}
+		return saslResponse(line)
 	}
 	if p, ok := generic(line, overlong); ok {
 		return p
