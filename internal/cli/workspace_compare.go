@@ -192,10 +192,6 @@ func notifyConfig(g *globals, ws *store.Workspace) (*notify.Config, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	user, err := notify.ParseConfig(&cf.Notifications)
-	if err != nil {
-		return nil, usageError{err}
-	}
 	set, err := ws.LoadSettings()
 	if err != nil {
 		return nil, err
@@ -204,7 +200,7 @@ func notifyConfig(g *globals, ws *store.Workspace) (*notify.Config, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("%s: %w", filepath.Join(ws.Dir, store.SettingsFile), err)}
 	}
-	merged, err := notify.Merge(user, own)
+	merged, err := notify.Merge(cf.Notify(), own)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -26,6 +26,17 @@ type File struct {
 	// (package notify's format); a workspace's workspace.yaml may add its
 	// own.
 	Notifications yaml.Node `yaml:"notifications"`
+
+	notify *notify.Config // Notifications, parsed and checked by Load
+}
+
+// Notify returns the notification channels and rules of the file (none
+// when it has no notifications section).
+func (f *File) Notify() *notify.Config {
+	if f.notify == nil {
+		return &notify.Config{}
+	}
+	return f.notify
 }
 
 // Scanner configures target expansion and the port scan.
@@ -114,7 +125,7 @@ func Load(path string, explicit bool) (*File, error) {
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	if _, err := notify.ParseConfig(&f.Notifications); err != nil {
+	if f.notify, err = notify.ParseConfig(&f.Notifications); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return &f, nil
